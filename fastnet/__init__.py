@@ -1,0 +1,21 @@
+"""fastnet: one forward pass and one backpropagation, run as Python loops, Numba, NumPy or CuPy.
+
+Importing fastnet imports neither numba nor cupy; a backend's library is loaded
+the first time that backend is used.
+"""
+
+from . import datasets
+from .backends import BackendUnavailableError, available_backends, get_backend
+from .encoding import one_hot
+from .network import Network
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BackendUnavailableError",
+    "Network",
+    "available_backends",
+    "datasets",
+    "get_backend",
+    "one_hot",
+]

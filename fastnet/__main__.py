@@ -1,0 +1,5 @@
+"""``python -m fastnet`` is the ``fastnet`` command."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,153 @@
+"""Backend registry: which array layers exist, which can run here, and how to pick one.
+
+Nothing here imports numba or cupy at module import time; a backend's library
+is imported the first time that backend is asked for.
+"""
+
+import os
+
+from .ops import ACTIVATIONS, Ops
+
+BACKENDS = ("python", "numba", "numpy", "cupy")
+ENV_VAR = "FASTNET_BACKEND"
+
+_INSTALL_HINT = {
+    "numba": 'install it with: pip install "fastnet[numba]"',
+    "cupy": 'install it with: pip install "fastnet[gpu]" (CuPy for CUDA 12: cupy-cuda12x; CUDA 13: cupy-cuda13x)',
+}
+
+_instances = {}
+_failures = {}
+
+
+class BackendUnavailableError(RuntimeError):
+    """A known backend cannot run on this machine; the message says why and how to fix it."""
+
+
+def _make_python():
+    from .loop_ops import PythonOps
+
+    return PythonOps()
+
+
+def _make_numpy():
+    return Ops()
+
+
+def _make_numba():
+    try:
+        from .loop_ops import NumbaOps
+
+        return NumbaOps()
+    except ImportError as exc:
+        raise BackendUnavailableError(
+            f"backend 'numba' needs Numba, which is not installed ({exc}); {_INSTALL_HINT['numba']}"
+        ) from exc
+
+
+def _make_cupy():
+    try:
+        import cupy
+    except ImportError as exc:
+        raise BackendUnavailableError(
+            f"backend 'cupy' needs CuPy, which is not installed ({exc}); {_INSTALL_HINT['cupy']}"
+        ) from exc
+    try:
+        n_devices = cupy.cuda.runtime.getDeviceCount()
+        if n_devices < 1:
+            raise RuntimeError("the CUDA runtime reports 0 devices")
+        # A device that answers: run one tiny kernel, which also loads the CUDA libraries.
+        int((cupy.arange(3) + 1).sum())
+    except Exception as exc:  # CUDA raises several unrelated types here
+        raise BackendUnavailableError(
+            f"backend 'cupy' found no usable NVIDIA GPU ({type(exc).__name__}: {exc}); "
+            "check `nvidia-smi`, or choose backend='numpy'"
+        ) from exc
+    from .cupy_ops import CupyOps
+
+    return CupyOps()
+
+
+_FACTORIES = {
+    "python": _make_python,
+    "numba": _make_numba,
+    "numpy": _make_numpy,
+    "cupy": _make_cupy,
+}
+
+
+def _resolve_name(name):
+    if name is None:
+        name = os.environ.get(ENV_VAR, "auto") or "auto"
+    if not isinstance(name, str):
+        raise ValueError(f"backend must be a name, got {name!r}; valid: auto, {', '.join(BACKENDS)}")
+    name = name.strip().lower()
+    if name == "auto":
+        return "cupy" if backend_status("cupy")[0] else "numpy"
+    if name not in _FACTORIES:
+        raise ValueError(f"unknown backend {name!r}; valid: auto, {', '.join(BACKENDS)}")
+    return name
+
+
+def get_backend(name=None):
+    """Return the ``Ops`` of a backend.
+
+    Parameters
+    ----------
+    name : str or Ops, optional
+        ``"python"``, ``"numba"``, ``"numpy"``, ``"cupy"`` or ``"auto"`` (the GPU
+        when CuPy imports and a device answers, else ``"numpy"``). When None, the
+        environment variable ``FASTNET_BACKEND`` decides, defaulting to ``"auto"``.
+        An ``Ops`` instance is returned as it is.
+
+    Returns
+    -------
+    Ops
+        One shared instance per backend.
+
+    Raises
+    ------
+    ValueError
+        The name is not a backend.
+    BackendUnavailableError
+        The backend exists but cannot run here (library missing, no GPU).
+    """
+    if isinstance(name, Ops):
+        return name
+    resolved = _resolve_name(name)
+    if resolved in _instances:
+        return _instances[resolved]
+    if resolved in _failures:
+        raise BackendUnavailableError(str(_failures[resolved]))
+    try:
+        ops = _FACTORIES[resolved]()
+    except BackendUnavailableError as exc:
+        _failures[resolved] = exc
+        raise
+    _instances[resolved] = ops
+    return ops
+
+
+def backend_status(name):
+    """Return ``(usable, reason)`` for one backend name; reason is "" when usable."""
+    try:
+        get_backend(name)
+    except BackendUnavailableError as exc:
+        return False, str(exc)
+    return True, ""
+
+
+def available_backends():
+    """Names of the backends that can run on this machine, in the order python, numba, numpy, cupy."""
+    return [name for name in BACKENDS if backend_status(name)[0]]
+
+
+__all__ = [
+    "ACTIVATIONS",
+    "BACKENDS",
+    "BackendUnavailableError",
+    "Ops",
+    "available_backends",
+    "backend_status",
+    "get_backend",
+]

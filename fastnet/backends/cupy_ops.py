@@ -1,0 +1,18 @@
+"""Backend ``cupy``: the vectorised ``Ops`` on an NVIDIA GPU."""
+
+from .ops import NullErrstate, Ops
+
+
+class CupyOps(NullErrstate, Ops):
+    """The same vectorised primitives as ``numpy``, with ``xp = cupy``."""
+
+    name = "cupy"
+    on_host = False
+
+    def __init__(self):
+        import cupy  # imported here: ``import fastnet`` must not import cupy
+
+        self.xp = cupy
+
+    def to_numpy(self, a):
+        return self.xp.asnumpy(a)

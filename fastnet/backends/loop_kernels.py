@@ -1,0 +1,165 @@
+"""Explicit-loop kernels: the looped reference that every other backend must match.
+
+This module is the single source of the ``python`` and ``numba`` backends. The
+``python`` backend calls these functions as they are (interpreted, one element at
+a time, as in the tutorial's looped feed-forward); the ``numba`` backend passes
+the very same functions through ``numba.njit``. So the code here must stay inside
+the subset of Python that Numba compiles: loops, scalars, ``math`` and array
+indexing, no NumPy calls, no Python objects, no calls between kernels.
+
+Conventions: a batch is rows, ``X`` has shape ``(m, n_in)``, a weight matrix has
+shape ``(n_out, n_in)``; every kernel writes into a caller-owned ``out`` buffer,
+which may alias an input where the docstring says so.
+"""
+
+import math
+
+# Activation codes: integers rather than strings so that one compiled kernel
+# serves every activation (Numba freezes these module globals as constants).
+IDENTITY = 0
+SIGMOID = 1
+TANH = 2
+RELU = 3
+SOFTMAX = 4
+
+
+def affine(X, W, b, out):
+    """out[i, j] = sum_k X[i, k] * W[j, k] + b[j]: the tutorial's z = W.h + b per sample."""
+    m, n_in = X.shape
+    n_out = W.shape[0]
+    for i in range(m):
+        for j in range(n_out):
+            acc = 0.0
+            for k in range(n_in):
+                acc += X[i, k] * W[j, k]
+            out[i, j] = acc + b[j]
+
+
+def matmul(A, B, out):
+    """out = A @ B for 2-D A (m, k) and B (k, n); A or B may be transposed views."""
+    m, k_dim = A.shape
+    n = B.shape[1]
+    for i in range(m):
+        for j in range(n):
+            acc = 0.0
+            for k in range(k_dim):
+                acc += A[i, k] * B[k, j]
+            out[i, j] = acc
+
+
+def activate(Z, kind, out):
+    """out = f(Z) element-wise (softmax: row-wise); out may alias Z."""
+    m, n = Z.shape
+    if kind == SOFTMAX:
+        for i in range(m):
+            z_max = Z[i, 0]
+            for j in range(1, n):
+                if Z[i, j] > z_max:
+                    z_max = Z[i, j]
+            total = 0.0
+            for j in range(n):
+                e = math.exp(Z[i, j] - z_max)  # shifted so exp never overflows
+                out[i, j] = e
+                total += e
+            for j in range(n):
+                out[i, j] = out[i, j] / total
+        return
+    for i in range(m):
+        for j in range(n):
+            z = Z[i, j]
+            if kind == SIGMOID:
+                # Two branches so that exp only ever sees a non-positive argument:
+                # no overflow (and no OverflowError in interpreted Python) for any z.
+                if z >= 0.0:
+                    out[i, j] = 1.0 / (1.0 + math.exp(-z))
+                else:
+                    e = math.exp(z)
+                    out[i, j] = e / (1.0 + e)
+            elif kind == TANH:
+                out[i, j] = math.tanh(z)
+            elif kind == RELU:
+                out[i, j] = z if z > 0.0 else 0.0
+            else:
+                out[i, j] = z
+
+
+def activation_backward(H, dH, kind, out):
+    """out = dH * f'(z), with f'(z) taken from the stored activation H = f(z).
+
+    For the sigmoid f' = h (1 - h), for tanh 1 - h^2, for relu [h > 0]; for the
+    softmax the Jacobian-vector product h * (dH - sum(dH * h)). No exp is
+    recomputed. out may alias dH.
+    """
+    m, n = H.shape
+    for i in range(m):
+        if kind == SOFTMAX:
+            dot = 0.0
+            for j in range(n):
+                dot += dH[i, j] * H[i, j]
+            for j in range(n):
+                out[i, j] = H[i, j] * (dH[i, j] - dot)
+            continue
+        for j in range(n):
+            h = H[i, j]
+            g = dH[i, j]
+            if kind == SIGMOID:
+                out[i, j] = g * h * (1.0 - h)
+            elif kind == TANH:
+                out[i, j] = g * (1.0 - h * h)
+            elif kind == RELU:
+                out[i, j] = g if h > 0.0 else 0.0
+            else:
+                out[i, j] = g
+
+
+def scaled_difference(H, Y, scale, out):
+    """out = (H - Y) * scale; out may alias H."""
+    m, n = H.shape
+    for i in range(m):
+        for j in range(n):
+            out[i, j] = (H[i, j] - Y[i, j]) * scale
+
+
+def mse_cost(H, Y):
+    """Mean over rows of 1/2 ||y - h||^2 (the tutorial's J)."""
+    m, n = H.shape
+    total = 0.0
+    for i in range(m):
+        for j in range(n):
+            d = Y[i, j] - H[i, j]
+            total += d * d
+    return 0.5 * total / m
+
+
+def cross_entropy_cost(H, Y, binary, eps):
+    """Mean over rows of -sum y log h (binary: plus (1 - y) log(1 - h)).
+
+    Probabilities are clipped below at ``eps`` so that a saturated output gives a
+    large finite cost instead of inf or nan.
+    """
+    m, n = H.shape
+    total = 0.0
+    for i in range(m):
+        for j in range(n):
+            h = H[i, j]
+            y = Y[i, j]
+            total -= y * math.log(max(h, eps))
+            if binary:
+                total -= (1.0 - y) * math.log(max(1.0 - h, eps))
+    return total / m
+
+
+def sum_rows(A, out):
+    """out[j] = sum_i A[i, j]: the bias gradient, summed over the batch."""
+    m, n = A.shape
+    for j in range(n):
+        out[j] = 0.0
+    for i in range(m):
+        for j in range(n):
+            out[j] += A[i, j]
+
+
+def axpy(param, grad, step):
+    """param += step * grad over flat (1-D) views: the gradient-descent update."""
+    for i in range(param.shape[0]):
+        param[i] += step * grad[i]

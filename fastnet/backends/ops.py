@@ -1,0 +1,167 @@
+"""The array layer: one set of primitives written against an array namespace ``xp``.
+
+``Ops`` with ``xp = numpy`` is the vectorised CPU backend; ``CupyOps`` sets
+``xp = cupy`` and the same code runs on the GPU. ``LoopOps`` overrides the hot
+primitives with explicit loops. The network, losses and optimisers only ever call
+these methods, so they never import an array library themselves.
+
+Shapes: a batch is rows, ``X`` is ``(m, n_in)``, ``W`` is ``(n_out, n_in)``,
+``b`` is ``(n_out,)``. Every primitive that produces an array writes into a
+caller-owned ``out`` (preallocated once per batch size) and returns it.
+"""
+
+import contextlib
+
+import numpy
+
+ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "softmax")
+
+
+class Ops:
+    """Vectorised primitives of a multilayer perceptron, for any NumPy-like ``xp``.
+
+    Attributes
+    ----------
+    name : str
+        Backend name, as accepted by :func:`fastnet.get_backend`.
+    xp : module
+        The array namespace (``numpy`` here, ``cupy`` in the GPU subclass).
+    """
+
+    name = "numpy"
+    xp = numpy
+    on_host = True  # arrays are NumPy arrays in host memory
+
+    # -- allocation and conversion ---------------------------------------
+    def alloc(self, shape, dtype):
+        """Return a zero-filled array of ``shape`` and ``dtype`` on this backend."""
+        return self.xp.zeros(shape, dtype=dtype)
+
+    def asarray(self, a, dtype=None):
+        """Return ``a`` as a C-contiguous array on this backend (no copy when it already is)."""
+        return self.xp.ascontiguousarray(self.xp.asarray(a, dtype=dtype))
+
+    def to_numpy(self, a):
+        """Return ``a`` as a NumPy array (a device-to-host copy on the GPU)."""
+        return numpy.asarray(a)
+
+    def is_native(self, a):
+        """True when ``a`` already lives in this backend's memory."""
+        return isinstance(a, self.xp.ndarray)
+
+    def take_rows(self, A, index):
+        """Return the rows ``A[index]`` as a new contiguous array (mini-batches)."""
+        return A[self.asarray(index)]
+
+    def errstate(self):
+        """Context that silences overflow warnings where overflow is the intended result.
+
+        ``exp(-z)`` for very negative z overflows to inf, and 1 / (1 + inf) = 0 is
+        the exact sigmoid; NumPy would warn about it, CuPy never does.
+        """
+        return numpy.errstate(over="ignore")
+
+    # -- linear algebra --------------------------------------------------
+    def gemm(self, A, B, out, trans_a=False, trans_b=False):
+        """out = op(A) @ op(B), where op transposes when the flag is set."""
+        A = A.T if trans_a else A
+        B = B.T if trans_b else B
+        return self.xp.matmul(A, B, out=out)
+
+    def affine(self, X, W, b, out):
+        """out = X @ W.T + b, shape ``(m, n_out)``."""
+        self.xp.matmul(X, W.T, out=out)
+        out += b
+        return out
+
+    def sum_rows(self, A, out):
+        """out = A.sum(axis=0): the bias gradient summed over the batch."""
+        return self.xp.sum(A, axis=0, out=out)
+
+    def axpy(self, param, grad, step):
+        """param += step * grad, in place (the update of gradient descent)."""
+        param += step * grad
+        return param
+
+    def argmax(self, A):
+        """Index of the largest entry of each row."""
+        return self.xp.argmax(A, axis=1)
+
+    # -- activations (forward from z, backward from the stored h = f(z)) --
+    def activate(self, kind, Z, out):
+        """out = f(Z) for the activation named ``kind``; out may alias Z."""
+        xp = self.xp
+        if kind == "sigmoid":
+            # 1 / (1 + exp(-z)) computed in place: four passes, no temporaries.
+            xp.negative(Z, out=out)
+            with self.errstate():
+                xp.exp(out, out=out)
+            out += 1.0
+            xp.reciprocal(out, out=out)
+        elif kind == "tanh":
+            xp.tanh(Z, out=out)
+        elif kind == "relu":
+            xp.maximum(Z, 0.0, out=out)
+        elif kind == "softmax":
+            # Shift each row by its maximum: exp then never overflows.
+            xp.subtract(Z, Z.max(axis=1, keepdims=True), out=out)
+            xp.exp(out, out=out)
+            out /= out.sum(axis=1, keepdims=True)
+        elif kind == "identity":
+            if out is not Z:
+                out[...] = Z
+        else:
+            raise ValueError(f"unknown activation {kind!r}; valid: {', '.join(ACTIVATIONS)}")
+        return out
+
+    def activation_backward(self, kind, H, dH, out):
+        """out = dH * f'(z), with f'(z) computed from H = f(z); out may alias dH."""
+        xp = self.xp
+        if kind == "sigmoid":
+            xp.multiply(dH, H * (1.0 - H), out=out)
+        elif kind == "tanh":
+            xp.multiply(dH, 1.0 - H * H, out=out)
+        elif kind == "relu":
+            xp.multiply(dH, H > 0, out=out)
+        elif kind == "softmax":
+            dot = (dH * H).sum(axis=1, keepdims=True)
+            xp.subtract(dH, dot, out=out)
+            out *= H
+        elif kind == "identity":
+            if out is not dH:
+                out[...] = dH
+        else:
+            raise ValueError(f"unknown activation {kind!r}; valid: {', '.join(ACTIVATIONS)}")
+        return out
+
+    # -- losses ----------------------------------------------------------
+    def scaled_difference(self, H, Y, scale, out):
+        """out = (H - Y) * scale; out may alias H."""
+        self.xp.subtract(H, Y, out=out)
+        out *= scale
+        return out
+
+    def mse_cost(self, H, Y):
+        """Mean over rows of 1/2 ||y - h||^2, as a 0-d array on this backend."""
+        d = H - Y
+        return 0.5 * self.xp.sum(d * d) / H.shape[0]
+
+    def cross_entropy_cost(self, H, Y, binary):
+        """Mean over rows of -sum y log h (binary: plus (1 - y) log(1 - h)).
+
+        Probabilities are clipped below at the dtype's smallest normal number, so
+        a saturated output gives a large finite cost, never inf or nan.
+        """
+        xp = self.xp
+        eps = numpy.finfo(H.dtype).tiny
+        total = -xp.sum(Y * xp.log(xp.maximum(H, eps)))
+        if binary:
+            total -= xp.sum((1.0 - Y) * xp.log(xp.maximum(1.0 - H, eps)))
+        return total / H.shape[0]
+
+
+class NullErrstate:
+    """Mixin for backends whose arrays never warn (CuPy): errstate is a no-op."""
+
+    def errstate(self):
+        return contextlib.nullcontext()

@@ -1,0 +1,44 @@
+"""Loss functions: the cost of a batch and the error signal it sends into the output layer."""
+
+LOSSES = ("mse", "cross_entropy")
+
+# Output activations for which cross-entropy's gradient w.r.t. z collapses to h - y.
+_CROSS_ENTROPY_OUTPUTS = ("softmax", "sigmoid")
+
+
+def check_loss(loss, output_activation):
+    """Raise ValueError for an unknown loss or one that does not fit the output activation."""
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; valid: {', '.join(LOSSES)}")
+    if loss == "cross_entropy" and output_activation not in _CROSS_ENTROPY_OUTPUTS:
+        raise ValueError(
+            f"loss 'cross_entropy' needs probabilities out of the last layer, but the output "
+            f"activation is {output_activation!r}; use output_activation='softmax' (classes) "
+            "or 'sigmoid' (independent labels)"
+        )
+
+
+def cost(ops, loss, output_activation, H, Y):
+    """Mean over the batch of the per-sample loss, as a 0-d array or scalar of the backend.
+
+    ``mse`` is the tutorial's J, 1/2 ||y - h||^2 per sample. ``cross_entropy`` is
+    -sum y log h after a softmax, and the binary form summed over the outputs
+    after a sigmoid.
+    """
+    if loss == "mse":
+        return ops.mse_cost(H, Y)
+    return ops.cross_entropy_cost(H, Y, binary=output_activation == "sigmoid")
+
+
+def output_delta(ops, loss, output_activation, H, Y, out):
+    """Write d(mean cost)/dz of the output layer into ``out`` (shape of H).
+
+    The 1/m of the mean is applied here, once, so every gradient further back
+    already belongs to the mean cost. For cross-entropy after a softmax or a
+    sigmoid, the loss and activation derivatives cancel to (h - y) / m.
+    """
+    m = H.shape[0]
+    ops.scaled_difference(H, Y, 1.0 / m, out)
+    if loss == "mse":
+        ops.activation_backward(output_activation, H, out, out)
+    return out

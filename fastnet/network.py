@@ -1,0 +1,304 @@
+"""A fully connected network: forward pass, backpropagation and gradient descent, written once.
+
+Every array operation goes through ``self.ops`` (see :mod:`fastnet.backends`), so the
+same code is the looped, the vectorised and the GPU network. Notation follows the
+tutorial: layer l maps h (m, n_in) to z = h W^T + b (m, n_out) and h' = f(z).
+"""
+
+from . import losses
+from .backends import ACTIVATIONS, get_backend
+from .initializers import initialize, make_rng
+from .validation import as_dtype, as_float_rows, as_targets, layer_sizes, positive_number
+
+HIDDEN_ACTIVATIONS = tuple(a for a in ACTIVATIONS if a != "softmax")
+
+
+class _Workspace:
+    """Buffers for one batch size, allocated once and reused every iteration.
+
+    ``h[l]`` holds layer l's output (z is computed into it and activated in place,
+    since backprop only needs h); ``delta[l]`` holds d(cost)/dz of layer l.
+    """
+
+    def __init__(self, ops, layers, m, dtype):
+        self.h = [ops.alloc((m, n), dtype) for n in layers[1:]]
+        self.delta = [ops.alloc((m, n), dtype) for n in layers[1:]]
+
+
+class Network:
+    """A multilayer perceptron trained by backpropagation on a chosen backend.
+
+    Parameters
+    ----------
+    layers : sequence of int
+        Layer sizes, input first, e.g. ``[64, 30, 10]``.
+    activation : {"sigmoid", "tanh", "relu", "identity"}, default "sigmoid"
+        Activation of the hidden layers.
+    output_activation : {"sigmoid", "tanh", "relu", "identity", "softmax"}, optional
+        Activation of the last layer; None means the same as ``activation``.
+    loss : {"mse", "cross_entropy"}, default "mse"
+        ``mse`` is the tutorial's J = 1/2 ||y - h||^2 per sample; ``cross_entropy``
+        needs a ``softmax`` or ``sigmoid`` output.
+    init : {"uniform", "xavier", "he"}, default "uniform"
+        ``uniform`` draws every weight and bias from U[0, 1), as the tutorial.
+    backend : str or Ops, default "numpy"
+        ``"python"``, ``"numba"``, ``"numpy"``, ``"cupy"`` or ``"auto"``.
+    dtype : {"float64", "float32"}, default "float64"
+    seed : int, optional
+        Seeds the initial weights and the mini-batch shuffling.
+
+    Attributes
+    ----------
+    weights : list of arrays
+        ``weights[l]`` has shape ``(layers[l+1], layers[l])``; on the CPU backends
+        these are the NumPy arrays the network uses, so in-place edits take effect.
+    biases : list of arrays
+        ``biases[l]`` has shape ``(layers[l+1],)``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastnet
+    >>> net = fastnet.Network([2, 3, 1], seed=0)
+    >>> X = np.array([[0., 0.], [0., 1.], [1., 0.], [1., 1.]])
+    >>> history = net.fit(X, np.array([0., 1., 1., 0.]), epochs=10, lr=0.5)
+    >>> len(history)
+    10
+    """
+
+    def __init__(
+        self,
+        layers,
+        *,
+        activation="sigmoid",
+        output_activation=None,
+        loss="mse",
+        init="uniform",
+        backend="numpy",
+        dtype="float64",
+        seed=None,
+    ):
+        self.layers = layer_sizes(layers)
+        if activation not in HIDDEN_ACTIVATIONS:
+            hint = " (softmax belongs on the output: output_activation='softmax')" if activation == "softmax" else ""
+            raise ValueError(f"unknown activation {activation!r}{hint}; valid: {', '.join(HIDDEN_ACTIVATIONS)}")
+        output_activation = activation if output_activation is None else output_activation
+        if output_activation not in ACTIVATIONS:
+            raise ValueError(f"unknown output_activation {output_activation!r}; valid: {', '.join(ACTIVATIONS)}")
+        losses.check_loss(loss, output_activation)
+        self.dtype = as_dtype(dtype)
+        self.activation = activation
+        self.output_activation = output_activation
+        self.loss = loss
+        self.init = init
+        self.seed = seed
+        self.ops = get_backend(backend)
+        self.backend = self.ops.name
+        self._activations = [activation] * (len(self.layers) - 2) + [output_activation]
+
+        rng = make_rng(seed)
+        params = initialize(init, self.layers, rng)
+        self._rng = rng  # continues the same stream for mini-batch shuffling
+        self._W = [self.ops.asarray(W, self.dtype) for W, _ in params]
+        self._b = [self.ops.asarray(b, self.dtype) for _, b in params]
+        self._grads = [(self.ops.alloc(W.shape, self.dtype), self.ops.alloc(b.shape, self.dtype)) for W, b in zip(self._W, self._b)]
+        self._workspaces = {}
+
+    # -- parameters ------------------------------------------------------
+    @property
+    def weights(self):
+        """Weight matrices, ``weights[l]`` of shape ``(layers[l+1], layers[l])``."""
+        return list(self._W)
+
+    @property
+    def biases(self):
+        """Bias vectors, ``biases[l]`` of shape ``(layers[l+1],)``."""
+        return list(self._b)
+
+    def get_params(self):
+        """Return ``(weights, biases)`` as lists of NumPy copies, from any backend, in one call."""
+        return [self.ops.to_numpy(W).copy() for W in self._W], [self.ops.to_numpy(b).copy() for b in self._b]
+
+    def set_params(self, weights, biases):
+        """Replace every weight and bias (any array type; shapes must match the layers).
+
+        Nothing is changed unless every array has the right shape and is finite.
+        """
+        if len(weights) != len(self._W) or len(biases) != len(self._b):
+            raise ValueError(f"expected {len(self._W)} weight matrices and bias vectors, got {len(weights)} and {len(biases)}")
+        new_W, new_b = [], []
+        for l, (W, b) in enumerate(zip(weights, biases)):
+            W_host = as_float_rows(f"weights[{l}]", self.ops.to_numpy(W), self.layers[l], self.dtype)[0]
+            b_host = as_float_rows(f"biases[{l}]", self.ops.to_numpy(b).reshape(1, -1), self.layers[l + 1], self.dtype)[0]
+            if W_host.shape != self._W[l].shape:
+                raise ValueError(f"weights[{l}] has shape {W_host.shape}, expected {tuple(self._W[l].shape)}")
+            new_W.append(W_host)
+            new_b.append(b_host[0])
+        for l in range(len(self._W)):
+            self._W[l][...] = self.ops.asarray(new_W[l])
+            self._b[l][...] = self.ops.asarray(new_b[l])
+
+    # -- input handling ----------------------------------------------------
+    def _to_backend_inputs(self, X):
+        """Validate X on the host and move it to the backend once. Returns (X, was_1d, was_native)."""
+        native = not self.ops.on_host and self.ops.is_native(X)
+        host = self.ops.to_numpy(X) if native else X
+        arr, was_1d = as_float_rows("X", host, self.layers[0], self.dtype)
+        return self.ops.asarray(arr, self.dtype), was_1d, native
+
+    def _to_backend_targets(self, Y, n_samples):
+        host = self.ops.to_numpy(Y) if self.ops.is_native(Y) else Y
+        return self.ops.asarray(as_targets(host, n_samples, self.layers[-1], self.dtype), self.dtype)
+
+    def _workspace(self, m):
+        ws = self._workspaces.get(m)
+        if ws is None:
+            if len(self._workspaces) >= 4:  # bound memory when many batch sizes are seen
+                self._workspaces.clear()
+            ws = self._workspaces[m] = _Workspace(self.ops, self.layers, m, self.dtype)
+        return ws
+
+    # -- the algorithm -----------------------------------------------------
+    def _forward(self, X, ws):
+        """Feed X (m, n_in) forward, storing every layer's h in ``ws``; returns the output h."""
+        ops = self.ops
+        h = X
+        for W, b, act, out in zip(self._W, self._b, self._activations, ws.h):
+            ops.affine(h, W, b, out)  # z = h W^T + b, (m, n_out)
+            ops.activate(act, out, out)  # h = f(z), in place
+            h = out
+        return h
+
+    def _backprop(self, X, Y):
+        """Forward then backward pass; fills ``self._grads`` and returns the mean cost."""
+        ops = self.ops
+        ws = self._workspace(X.shape[0])
+        H = self._forward(X, ws)
+        cost = losses.cost(ops, self.loss, self.output_activation, H, Y)
+        delta = losses.output_delta(ops, self.loss, self.output_activation, H, Y, ws.delta[-1])
+        for l in range(len(self._W) - 1, -1, -1):
+            h_prev = X if l == 0 else ws.h[l - 1]
+            dW, db = self._grads[l]
+            ops.gemm(delta, h_prev, dW, trans_a=True)  # (n_out, m) @ (m, n_in)
+            ops.sum_rows(delta, db)
+            if l > 0:
+                # delta^(l) = (delta^(l+1) W^(l)) * f'(z^(l)), f' from the stored h.
+                prev = ws.delta[l - 1]
+                ops.gemm(delta, self._W[l], prev)  # (m, n_out) @ (n_out, n_in)
+                ops.activation_backward(self._activations[l - 1], h_prev, prev, prev)
+                delta = prev
+        return cost
+
+    def _step(self, lr):
+        for W, b, (dW, db) in zip(self._W, self._b, self._grads):
+            self.ops.axpy(W, dW, -lr)
+            self.ops.axpy(b, db, -lr)
+
+    # -- public API ----------------------------------------------------------
+    def forward(self, X):
+        """Network output for X.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_in) or (n_in,)
+            NumPy (any backend) or the backend's own array type.
+
+        Returns
+        -------
+        array of shape (n_samples, n_out) or (n_out,)
+            NumPy for NumPy input; the backend's array type for backend input.
+        """
+        Xb, was_1d, native = self._to_backend_inputs(X)
+        H = self._forward(Xb, self._workspace(Xb.shape[0]))
+        out = H.copy() if native else self.ops.to_numpy(H).copy()
+        return out[0] if was_1d else out
+
+    def backprop(self, X, Y):
+        """Cost and gradient of the mean cost over the samples in X.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_in)
+        Y : array of shape (n_samples, n_out)
+            Targets; one-hot rows for classes. 1-D is accepted for one output.
+
+        Returns
+        -------
+        cost : float
+            Mean over samples of the per-sample loss.
+        grads : list of (dW, db)
+            Per layer, the gradient of that mean cost (the tutorial's (1/m) Delta W
+            and (1/m) Delta b), as NumPy arrays.
+        """
+        Xb, _, _ = self._to_backend_inputs(X)
+        Yb = self._to_backend_targets(Y, Xb.shape[0])
+        cost = self._backprop(Xb, Yb)
+        grads = [(self.ops.to_numpy(dW).copy(), self.ops.to_numpy(db).copy()) for dW, db in self._grads]
+        return float(cost), grads
+
+    def fit(self, X, Y, *, epochs, lr, batch_size=None):
+        """Train by gradient descent and return the cost history.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_in)
+        Y : array of shape (n_samples, n_out)
+        epochs : int
+            Passes over the data. With a full batch, one epoch is one iteration.
+        lr : float
+            Learning rate (the tutorial's alpha).
+        batch_size : int, optional
+            None: full-batch gradient descent (the tutorial's algorithm). Otherwise
+            mini-batch SGD on batches shuffled by the network's seed.
+
+        Returns
+        -------
+        list of float
+            Mean cost per epoch, measured before that epoch's updates (for
+            mini-batches: the sample-weighted mean of the batch costs).
+        """
+        epochs = positive_number("epochs", epochs, integer=True)
+        lr = positive_number("lr", lr)
+        Xb, _, _ = self._to_backend_inputs(X)
+        m = Xb.shape[0]
+        Yb = self._to_backend_targets(Y, m)
+        if batch_size is not None:
+            batch_size = positive_number("batch_size", batch_size, integer=True)
+        ops = self.ops
+        # The history stays in backend memory until the end: no host sync per iteration.
+        history = ops.alloc((epochs,), self.dtype)
+        if batch_size is None or batch_size >= m:
+            for epoch in range(epochs):
+                history[epoch] = self._backprop(Xb, Yb)
+                self._step(lr)
+        else:
+            for epoch in range(epochs):
+                order = self._rng.permutation(m)
+                total = 0.0
+                for start in range(0, m, batch_size):
+                    idx = order[start : start + batch_size]
+                    total = total + self._backprop(ops.take_rows(Xb, idx), ops.take_rows(Yb, idx)) * len(idx)
+                    self._step(lr)
+                history[epoch] = total / m
+        return [float(c) for c in ops.to_numpy(history)]
+
+    def predict(self, X):
+        """Index of the largest output for each sample (class labels 0..n_out-1)."""
+        Xb, was_1d, native = self._to_backend_inputs(X)
+        labels = self.ops.argmax(self._forward(Xb, self._workspace(Xb.shape[0])))
+        labels = labels if native else self.ops.to_numpy(labels)
+        return labels[0] if was_1d else labels
+
+    def score(self, X, y):
+        """Accuracy of :meth:`predict` against integer labels ``y``, in [0, 1]."""
+        predicted = self.ops.to_numpy(self.predict(X)).reshape(-1)
+        y = self.ops.to_numpy(y).reshape(-1)
+        if y.shape != predicted.shape:
+            raise ValueError(f"y has {y.shape[0]} labels but X has {predicted.shape[0]} samples")
+        return float((predicted == y).mean())
+
+    def __repr__(self):
+        return (
+            f"Network({list(self.layers)}, activation={self.activation!r}, output_activation="
+            f"{self.output_activation!r}, loss={self.loss!r}, init={self.init!r}, "
+            f"backend={self.backend!r}, dtype={self.dtype.name!r})"
+        )
