@@ -1,0 +1,51 @@
+"""Shared fixtures: every test that takes ``backend`` runs once per backend.
+
+Backends that cannot run here are still collected and skipped with the reason
+the registry gives (for cupy: CuPy missing or no GPU), so a skip is never silent.
+"""
+
+import numpy as np
+import pytest
+
+from fastnet.backends import BACKENDS, backend_status
+
+
+def _backend_params(names):
+    params = []
+    for name in names:
+        marks = [pytest.mark.gpu] if name == "cupy" else []
+        params.append(pytest.param(name, marks=marks, id=name))
+    return params
+
+
+def require_backend(name):
+    """Skip the calling test, with the registry's reason, when ``name`` cannot run here."""
+    ok, reason = backend_status(name)
+    if not ok:
+        pytest.skip(f"backend {name!r} unavailable: {reason}")
+
+
+@pytest.fixture(params=_backend_params(BACKENDS))
+def backend(request):
+    """Each backend name in turn, skipped with a reason where it cannot run."""
+    require_backend(request.param)
+    return request.param
+
+
+@pytest.fixture(params=_backend_params([b for b in BACKENDS if b != "numpy"]))
+def other_backend(request):
+    """Every backend except the numpy reference, skipped with a reason where it cannot run."""
+    require_backend(request.param)
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def digits():
+    import fastnet
+
+    return fastnet.datasets.load_digits()
+
+
+def to_numpy(a):
+    """A NumPy copy of a NumPy or CuPy array."""
+    return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.asarray(a)
