@@ -163,8 +163,7 @@ class Network:
         ops = self.ops
         h = X
         for W, b, act, out in zip(self._W, self._b, self._activations, ws.h):
-            ops.affine(h, W, b, out)  # z = h W^T + b, (m, n_out)
-            ops.activate(act, out, out)  # h = f(z), in place
+            ops.dense(h, W, b, act, out)  # h = f(h W^T + b), (m, n_out)
             h = out
         return h
 
@@ -178,14 +177,10 @@ class Network:
         for l in range(len(self._W) - 1, -1, -1):
             h_prev = X if l == 0 else ws.h[l - 1]
             dW, db = self._grads[l]
-            ops.gemm(delta, h_prev, dW, trans_a=True)  # (n_out, m) @ (m, n_in)
-            ops.sum_rows(delta, db)
+            ops.weight_grads(delta, h_prev, dW, db)
             if l > 0:
                 # delta^(l) = (delta^(l+1) W^(l)) * f'(z^(l)), f' from the stored h.
-                prev = ws.delta[l - 1]
-                ops.gemm(delta, self._W[l], prev)  # (m, n_out) @ (n_out, n_in)
-                ops.activation_backward(self._activations[l - 1], h_prev, prev, prev)
-                delta = prev
+                delta = ops.hidden_delta(delta, self._W[l], h_prev, self._activations[l - 1], ws.delta[l - 1])
         return cost
 
     def _step(self, lr):

@@ -5,6 +5,8 @@ differ only in whether those functions are interpreted or compiled by Numba.
 Allocation, conversion and argmax stay with NumPy (they are not the algorithm).
 """
 
+import types
+
 import numpy
 
 from . import loop_kernels
@@ -19,6 +21,9 @@ _KINDS = {
 }
 
 KERNEL_NAMES = (
+    "dense",
+    "weight_grads",
+    "hidden_delta",
     "affine",
     "matmul",
     "activate",
@@ -61,6 +66,17 @@ class LoopOps(Ops):
         self.k.axpy(param.reshape(-1), grad.reshape(-1), param.dtype.type(step))
         return param
 
+    def dense(self, X, W, b, kind, out):
+        self.k.dense(X, W, b, _kind(kind), out)
+        return out
+
+    def weight_grads(self, delta, H, dW, db):
+        self.k.weight_grads(delta, H, dW, db)
+
+    def hidden_delta(self, delta, W, H, kind, out):
+        self.k.hidden_delta(delta, W, H, _kind(kind), out)
+        return out
+
     def activate(self, kind, Z, out):
         self.k.activate(Z, _kind(kind), out)
         return out
@@ -94,6 +110,45 @@ class _Namespace:
     pass
 
 
+# Kernels with a ``prange`` row loop, and the multiply-adds below which a
+# single thread beats a parallel launch (measured: launching costs a few us).
+PARALLEL_MIN_WORK = 200_000
+
+# Multiply-adds of each row-parallel kernel, from its first two arguments.
+PARALLEL_KERNELS = {
+    "dense": lambda X, W: X.shape[0] * X.shape[1] * W.shape[0],
+    "weight_grads": lambda delta, H: delta.shape[0] * delta.shape[1] * H.shape[1],
+    "hidden_delta": lambda delta, W: delta.shape[0] * delta.shape[1] * W.shape[1],
+}
+
+
+def _rebound(fn, suffix="", **names):
+    """A copy of kernel ``fn`` whose global ``names`` are replaced, e.g. prange -> numba.prange.
+
+    The source module is left alone, so the python backend keeps the plain functions.
+    ``suffix`` gives the copy its own qualified name, hence its own Numba cache entry.
+    """
+    glb = dict(fn.__globals__)
+    glb.update(names)
+    copy = types.FunctionType(fn.__code__, glb, fn.__name__, fn.__defaults__, fn.__closure__)
+    copy.__qualname__ = fn.__qualname__ + suffix
+    copy.__module__ = fn.__module__
+    return copy
+
+
+class _SizeDispatch:
+    """Calls the parallel build of a kernel for big inputs, the serial one for small."""
+
+    def __init__(self, serial, parallel, work):
+        self.serial = serial
+        self.parallel = parallel
+        self.work = work
+
+    def __call__(self, A, B, *rest):
+        kernel = self.parallel if self.work(A, B) >= PARALLEL_MIN_WORK else self.serial
+        return kernel(A, B, *rest)
+
+
 class NumbaOps(LoopOps):
     """Backend ``numba``: the same loop kernels compiled by ``numba.njit``.
 
@@ -109,8 +164,15 @@ class NumbaOps(LoopOps):
         import numba  # imported here: ``import fastnet`` must not import numba
 
         flags = {"reassoc", "contract", "nsz", "arcp"}
+        # Kernels call loop_kernels.sigmoid: compiled copies must see a jitted one.
+        sigmoid = numba.njit(cache=True, fastmath=flags)(loop_kernels.sigmoid)
         jitted = _Namespace()
         for kernel in KERNEL_NAMES:
             fn = getattr(loop_kernels, kernel)
-            setattr(jitted, kernel, numba.njit(cache=True, fastmath=flags)(fn))
+            serial = numba.njit(cache=True, fastmath=flags)(_rebound(fn, sigmoid=sigmoid))
+            if kernel in PARALLEL_KERNELS:
+                parallel_fn = _rebound(fn, "_parallel", sigmoid=sigmoid, prange=numba.prange)
+                parallel = numba.njit(cache=True, fastmath=flags, parallel=True)(parallel_fn)
+                serial = _SizeDispatch(serial, parallel, PARALLEL_KERNELS[kernel])
+            setattr(jitted, kernel, serial)
         super().__init__(jitted)

@@ -87,6 +87,23 @@ class Ops:
         """Index of the largest entry of each row."""
         return self.xp.argmax(A, axis=1)
 
+    # -- fused layer primitives: what the network calls. Composed here from the
+    # primitives above; a backend overrides them where fusing saves passes.
+    def dense(self, X, W, b, kind, out):
+        """out = f(X @ W.T + b): one layer's forward pass."""
+        self.affine(X, W, b, out)
+        return self.activate(kind, out, out)
+
+    def weight_grads(self, delta, H, dW, db):
+        """dW = delta.T @ H and db = delta summed over rows: one layer's parameter gradient."""
+        self.gemm(delta, H, dW, trans_a=True)  # (n_out, m) @ (m, n_in)
+        self.sum_rows(delta, db)
+
+    def hidden_delta(self, delta, W, H, kind, out):
+        """out = (delta @ W) * f'(z), f' from the stored H = f(z): backprop through one layer."""
+        self.gemm(delta, W, out)  # (m, n_out) @ (n_out, n_in)
+        return self.activation_backward(kind, H, out, out)
+
     # -- activations (forward from z, backward from the stored h = f(z)) --
     def activate(self, kind, Z, out):
         """out = f(Z) for the activation named ``kind``; out may alias Z."""
