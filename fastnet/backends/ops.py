@@ -16,6 +16,12 @@ import numpy
 
 ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "softmax")
 
+# Below this many elements one call of scipy's expit beats the four in-place
+# ufunc passes (per-call overhead dominates); above it NumPy's SIMD exp wins.
+# Measured on the 2-core development machine: 1x100 1.1 vs 4.7 us, 1078x30
+# 358 vs 240 us (float64).
+SMALL_SIGMOID = 4096
+
 
 class Ops:
     """Vectorised primitives of a multilayer perceptron, for any NumPy-like ``xp``.
@@ -60,6 +66,18 @@ class Ops:
         the exact sigmoid; NumPy would warn about it, CuPy never does.
         """
         return numpy.errstate(over="ignore")
+
+    _expit = None
+
+    def small_sigmoid(self):
+        """A one-call, overflow-free sigmoid ufunc for small arrays (scipy's expit), or None."""
+        if Ops._expit is None:
+            try:
+                from scipy.special import expit  # scipy comes with scikit-learn
+            except ImportError:
+                expit = False
+            Ops._expit = expit
+        return Ops._expit or None
 
     # -- linear algebra --------------------------------------------------
     def gemm(self, A, B, out, trans_a=False, trans_b=False):
@@ -108,7 +126,9 @@ class Ops:
     def activate(self, kind, Z, out):
         """out = f(Z) for the activation named ``kind``; out may alias Z."""
         xp = self.xp
-        if kind == "sigmoid":
+        if kind == "sigmoid" and Z.size < SMALL_SIGMOID and self.small_sigmoid() is not None:
+            self.small_sigmoid()(Z, out=out)
+        elif kind == "sigmoid":
             # 1 / (1 + exp(-z)) computed in place: four passes, no temporaries.
             xp.negative(Z, out=out)
             with self.errstate():

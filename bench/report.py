@@ -1,0 +1,123 @@
+"""Turn pytest-benchmark JSON into the speedup table, a chart, and a machine description."""
+
+import json
+import os
+import platform
+from collections import defaultdict
+
+LOOPED = "python"
+
+
+def load(paths):
+    """Benchmarks from one or more pytest-benchmark JSON files, as a flat list."""
+    rows = []
+    for path in paths:
+        if os.path.exists(path):
+            with open(path) as fh:
+                rows.extend(json.load(fh)["benchmarks"])
+    return rows
+
+
+def scaled_time(bench):
+    """Mean seconds, scaled to the workload's iteration count when fewer were run."""
+    info = bench.get("extra_info", {})
+    t = bench["stats"]["mean"]
+    iterations, target = info.get("iterations"), info.get("scale_to")
+    if iterations and target and iterations != target:
+        return t * target / iterations, True
+    return t, False
+
+
+def _fmt_time(seconds):
+    for unit, factor in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= factor:
+            return f"{seconds / factor:.3g} {unit}"
+    return f"{seconds * 1e9:.3g} ns"
+
+
+def table(benchmarks):
+    """Markdown: workload x variant -> time, speedup over the looped variant, tutorial figure."""
+    groups = defaultdict(list)
+    for b in benchmarks:
+        groups[b["extra_info"].get("workload", b["group"])].append(b)
+    lines = [
+        "| workload | variant | time | × faster than looped | × faster than numpy | tutorial | note |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for workload in groups:
+        rows = sorted(groups[workload], key=lambda b: scaled_time(b)[0])
+        times = {b["extra_info"]["variant"]: scaled_time(b)[0] for b in rows}
+        for b in rows:
+            info = b["extra_info"]
+            t, extrapolated = scaled_time(b)
+            looped = f"{times[LOOPED] / t:.3g}" if LOOPED in times else "–"
+            vs_numpy = f"{times['numpy'] / t:.3g}" if "numpy" in times else "–"
+            tutorial = _fmt_time(info["tutorial_s"]) if info.get("tutorial_s") else ""
+            notes = []
+            if extrapolated:
+                notes.append(f"extrapolated from {info['iterations']} iteration(s)")
+            if info.get("test_accuracy") is not None:
+                notes.append(f"test accuracy {100 * info['test_accuracy']:.1f} %")
+            if info.get("note"):
+                notes.append(info["note"])
+            lines.append(f"| {workload} | {info['variant']} | {_fmt_time(t)} | {looped} | {vs_numpy} | {tutorial} | {'; '.join(notes)} |")
+    return "\n".join(lines)
+
+
+def chart(benchmarks, path):
+    """A log-scale bar chart of time per variant, one panel per workload. Needs matplotlib."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = defaultdict(list)
+    for b in benchmarks:
+        groups[b["extra_info"].get("workload", b["group"])].append(b)
+    fig, axes = plt.subplots(len(groups), 1, figsize=(9, 1.2 + 1.1 * sum(len(g) for g in groups.values()) / 2), squeeze=False)
+    for ax, (workload, rows) in zip(axes[:, 0], groups.items()):
+        rows = sorted(rows, key=lambda b: scaled_time(b)[0])
+        ax.barh([b["extra_info"]["variant"] for b in rows], [scaled_time(b)[0] for b in rows], color="tab:blue")
+        ax.set_xscale("log")
+        ax.set_title(workload, fontsize=9)
+        ax.tick_params(labelsize=8)
+    axes[-1, 0].set_xlabel("seconds (log scale, lower is faster)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def machine():
+    """CPU, GPU and library versions, as markdown lines."""
+    import numpy
+
+    import fastnet
+    from fastnet.backends import backend_status
+
+    lines = [f"- CPU: {_cpu_name()} ({os.cpu_count()} logical cores), {platform.system()} {platform.machine()}",
+             f"- Python {platform.python_version()}, NumPy {numpy.__version__}, fastnet {fastnet.__version__}"]
+    for module in ("numba", "cupy", "torch", "sklearn"):
+        try:
+            lines.append(f"- {module} {__import__(module).__version__}")
+        except Exception as exc:  # absent or broken: say so
+            lines.append(f"- {module}: not available ({type(exc).__name__})")
+    ok, reason = backend_status("cupy")
+    if ok:
+        import cupy
+
+        props = cupy.cuda.runtime.getDeviceProperties(0)
+        lines.append(f"- GPU: {props['name'].decode()}")
+    else:
+        lines.append(f"- GPU: none ({reason.split(';')[0]})")
+    return "\n".join(lines)
+
+
+def _cpu_name():
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"

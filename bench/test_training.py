@@ -1,0 +1,132 @@
+"""Training: one step on digits and on a large net, and the tutorial's full digits run."""
+
+import os
+
+import numpy as np
+import pytest
+
+import fastnet
+
+from .conftest import record
+from .peers import numpy_train, torch_available, torch_trainer
+from .workloads import DIGITS_ITERATIONS, PYTHON_ITERATIONS, QUICK, digits, large_data
+
+LR = 0.25
+
+
+def tutorial_net(backend, dtype, layers=(64, 30, 10)):
+    return fastnet.Network(list(layers), backend=backend, dtype=dtype, seed=0)
+
+
+def assert_same_training(net, X, Y, dtype, iterations=3):
+    """Train ``net`` and a numpy reference a few iterations from the same start; compare."""
+    reference = tutorial_net("numpy", dtype, net.layers)
+    rows = slice(0, 16) if net.backend == "python" else slice(None)
+    a = net.fit(X[rows], Y[rows], epochs=iterations, lr=LR)
+    b = reference.fit(X[rows], Y[rows], epochs=iterations, lr=LR)
+    rtol = 1e-10 if dtype == "float64" else 1e-4
+    np.testing.assert_allclose(a, b, rtol=rtol)
+    for W, W_ref in zip(net.get_params()[0], reference.get_params()[0]):
+        np.testing.assert_allclose(W, W_ref, rtol=rtol, atol=rtol * np.abs(W_ref).max())
+
+
+def test_digits_training(benchmark, backend, dtype):
+    data, Y = digits()
+    X = data.X_train.astype(dtype)
+    assert_same_training(tutorial_net(backend, dtype), X, Y.astype(dtype), dtype)
+    iterations = PYTHON_ITERATIONS if backend == "python" else DIGITS_ITERATIONS
+    result = {}
+
+    def setup():
+        result["net"] = tutorial_net(backend, dtype)
+        return (result["net"],), {}
+
+    def train(net):
+        net.fit(X, Y, epochs=iterations, lr=LR)
+
+    benchmark.pedantic(train, setup=setup, rounds=1 if QUICK or backend == "python" else 3, warmup_rounds=0)
+    accuracy = result["net"].score(data.X_test, data.y_test) if iterations == DIGITS_ITERATIONS else None
+    record(benchmark, f"digits training, {DIGITS_ITERATIONS} iterations", backend, dtype,
+           iterations=iterations, scale_to=DIGITS_ITERATIONS, test_accuracy=accuracy)
+
+
+def test_digits_training_plain_numpy(benchmark, dtype):
+    data, Y = digits()
+    X, Y = data.X_train.astype(dtype), Y.astype(dtype)
+    net = tutorial_net("numpy", dtype)
+    W0, b0 = net.get_params()
+    W, _ = numpy_train(X, Y, W0, b0, 3, LR)
+    net.fit(X, Y, epochs=3, lr=LR)
+    for a, b in zip(W, net.weights):
+        np.testing.assert_allclose(a, b, rtol=1e-10 if dtype == "float64" else 1e-4)
+    out = {}
+    benchmark.pedantic(lambda: out.update(p=numpy_train(X, Y, W0, b0, DIGITS_ITERATIONS, LR)),
+                       rounds=1 if QUICK else 3)
+    trained = tutorial_net("numpy", dtype)
+    trained.set_params(*out["p"])
+    record(benchmark, f"digits training, {DIGITS_ITERATIONS} iterations", "plain numpy (peer)", dtype,
+           iterations=DIGITS_ITERATIONS, scale_to=DIGITS_ITERATIONS,
+           test_accuracy=trained.score(data.X_test, data.y_test))
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_digits_training_torch(benchmark, dtype, device):
+    if not torch_available():
+        pytest.skip("PyTorch is not installed (optional peer: pip install torch)")
+    import torch
+
+    if device == "cuda" and not torch.cuda.is_available():
+        pytest.skip("PyTorch sees no CUDA device")
+    torch.set_num_threads(os.cpu_count() or 1)
+    data, Y = digits()
+    X, Y = data.X_train.astype(dtype), Y.astype(dtype)
+    net = tutorial_net("numpy", dtype)
+    W0, b0 = net.get_params()
+    W, _ = torch_trainer(X, Y, W0, b0, LR, device)(3)
+    net.fit(X, Y, epochs=3, lr=LR)
+    for a, b in zip(W, net.weights):
+        np.testing.assert_allclose(a, b, rtol=1e-10 if dtype == "float64" else 1e-4)
+    run = torch_trainer(X, Y, W0, b0, LR, device)
+    run(5)  # warm-up: thread pools, CUDA context
+    out = {}
+    benchmark.pedantic(lambda: out.update(p=run(DIGITS_ITERATIONS)), rounds=1 if QUICK else 3)
+    record(benchmark, f"digits training, {DIGITS_ITERATIONS} iterations", f"torch {device} (peer)", dtype,
+           iterations=DIGITS_ITERATIONS, scale_to=DIGITS_ITERATIONS, threads=torch.get_num_threads())
+
+
+def test_digits_training_sklearn(benchmark):
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    data, _ = digits()
+    import warnings
+
+    def train():
+        clf = MLPClassifier(hidden_layer_sizes=(30,), activation="logistic", solver="sgd", learning_rate_init=LR,
+                            momentum=0.0, alpha=0.0, batch_size=len(data.y_train), max_iter=DIGITS_ITERATIONS,
+                            shuffle=False, tol=0.0, n_iter_no_change=DIGITS_ITERATIONS + 1, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return clf.fit(data.X_train, data.y_train)
+
+    out = {}
+    benchmark.pedantic(lambda: out.update(clf=train()), rounds=1)
+    clf = out["clf"]
+    assert clf.n_iter_ == DIGITS_ITERATIONS
+    record(benchmark, f"digits training, {DIGITS_ITERATIONS} iterations", "sklearn MLPClassifier (peer)", "float64",
+           iterations=DIGITS_ITERATIONS, scale_to=DIGITS_ITERATIONS, test_accuracy=clf.score(data.X_test, data.y_test),
+           note="softmax + cross-entropy output (scikit-learn forces it)")
+
+
+def test_large_training_step(benchmark, backend, dtype):
+    if backend == "python":
+        pytest.skip("interpreted loops would take hours per step on the large case")
+    layers, X, Y = large_data(dtype)
+    net = tutorial_net(backend, dtype, layers)
+    reference = tutorial_net("numpy", dtype, layers)
+    rows = slice(0, 256)
+    np.testing.assert_allclose(net.backprop(X[rows], Y[rows])[0], reference.backprop(X[rows], Y[rows])[0],
+                               rtol=1e-10 if dtype == "float64" else 1e-4)
+    benchmark.pedantic(net.fit, args=(X, Y), kwargs=dict(epochs=1, lr=0.01), rounds=1)
+    record(benchmark, f"train step {X.shape[0]}x{'-'.join(map(str, layers))}", backend, dtype, iterations=1, scale_to=1)

@@ -1,0 +1,50 @@
+"""The networks and data the suite times, built the same way for every variant."""
+
+import os
+
+import numpy as np
+
+import fastnet
+
+QUICK = os.environ.get("FASTNET_BENCH_QUICK") == "1"
+
+# The tutorial's section 3.3-3.5 feed-forward timings (one input vector), in seconds.
+TUTORIAL_FORWARD = {
+    "3-3-1": {"python": 40e-6},
+    "3-3-3-1": {"python": 70e-6, "numpy": 46e-6},
+    "100-100-50-10": {"python": 41e-3, "numpy": 84e-6},
+}
+FORWARD_SHAPES = {"3-3-1": [3, 3, 1], "3-3-3-1": [3, 3, 3, 1], "100-100-50-10": [100, 100, 50, 10]}
+
+DIGITS_ITERATIONS = 300 if QUICK else 3000
+# Interpreted loops run a few iterations of the full digits set; the report scales them up.
+PYTHON_ITERATIONS = 1 if QUICK else 3
+LARGE = (2000, [784, 256, 256, 10]) if QUICK else (60000, [784, 1024, 1024, 10])
+
+
+def forward_network(shape, backend):
+    """A network of ``shape`` with the tutorial's 3-3-1 weights where they apply, else seeded."""
+    net = fastnet.Network(FORWARD_SHAPES[shape], backend=backend, seed=0)
+    if shape == "3-3-1":
+        W1 = np.array([[0.2, 0.2, 0.2], [0.4, 0.4, 0.4], [0.6, 0.6, 0.6]])
+        net.set_params([W1, np.full((1, 3), 0.5)], [np.full(3, 0.8), np.array([0.2])])
+    return net
+
+
+def forward_input(shape):
+    if shape == "3-3-1":
+        return np.array([1.5, 2.0, 3.0])
+    return np.random.default_rng(1).normal(size=FORWARD_SHAPES[shape][0])
+
+
+def digits():
+    data = fastnet.datasets.load_digits()
+    return data, fastnet.one_hot(data.y_train, 10)
+
+
+def large_data(dtype):
+    m, layers = LARGE
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(m, layers[0])).astype(dtype)
+    Y = fastnet.one_hot(rng.integers(0, layers[-1], size=m), layers[-1], dtype=dtype)
+    return layers, X, Y

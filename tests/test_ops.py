@@ -1,0 +1,58 @@
+"""Ops primitives against their mathematical definitions, including extreme inputs."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from fastnet.backends import get_backend
+from fastnet.backends.ops import SMALL_SIGMOID
+
+from .conftest import to_numpy
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("n", [7, SMALL_SIGMOID + 1], ids=["small-array-path", "large-array-path"])
+def test_sigmoid_is_exact_and_quiet_for_huge_inputs(backend, dtype, n):
+    ops = get_backend(backend)
+    z = np.linspace(-1e4, 1e4, n).reshape(1, -1)
+    z[0, :5] = [-1e4, -50.0, 0.0, 50.0, 1e4]
+    Z = ops.asarray(z, dtype)
+    out = ops.alloc(Z.shape, dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an overflow warning fails the test
+        ops.activate("sigmoid", Z, out)
+    h = to_numpy(out)
+    assert np.all(np.isfinite(h))
+    expected = np.exp(-np.logaddexp(0.0, -z.astype(np.float64)))  # 1 / (1 + e^-z), computed stably
+    np.testing.assert_allclose(h, expected, rtol=1e-6 if dtype == "float32" else 1e-13, atol=1e-30)
+
+
+@pytest.mark.parametrize("kind,f,df", [
+    ("tanh", np.tanh, lambda h: 1 - h * h),
+    ("relu", lambda z: np.maximum(z, 0), lambda h: (h > 0).astype(float)),
+    ("identity", lambda z: z, lambda h: np.ones_like(h)),
+])
+def test_activation_pairs_match_their_definitions(backend, kind, f, df):
+    ops = get_backend(backend)
+    z = np.random.default_rng(0).normal(size=(5, 4))
+    g = np.random.default_rng(1).normal(size=(5, 4))
+    h = to_numpy(ops.activate(kind, ops.asarray(z), ops.alloc(z.shape, "float64")))
+    np.testing.assert_allclose(h, f(z), rtol=1e-14)
+    back = ops.activation_backward(kind, ops.asarray(h), ops.asarray(g), ops.alloc(z.shape, "float64"))
+    np.testing.assert_allclose(to_numpy(back), g * df(h), rtol=1e-14)
+
+
+def test_softmax_rows_sum_to_one_for_huge_logits(backend):
+    ops = get_backend(backend)
+    z = np.array([[1e4, 0.0, -1e4], [3.0, 3.0, 3.0]])
+    h = to_numpy(ops.activate("softmax", ops.asarray(z), ops.alloc(z.shape, "float64")))
+    np.testing.assert_allclose(h, [[1.0, 0.0, 0.0], [1 / 3, 1 / 3, 1 / 3]], atol=1e-15)
+
+
+def test_cross_entropy_of_a_saturated_wrong_output_is_large_but_finite(backend):
+    ops = get_backend(backend)
+    H = ops.asarray(np.array([[1.0, 0.0]]))
+    Y = ops.asarray(np.array([[0.0, 1.0]]))
+    cost = float(ops.cross_entropy_cost(H, Y, binary=False))
+    assert np.isfinite(cost) and cost == pytest.approx(-np.log(np.finfo(np.float64).tiny))
