@@ -7,13 +7,20 @@ the first time that backend is used.
 from . import datasets
 from .backends import BackendUnavailableError, available_backends, get_backend
 from .encoding import one_hot
-from .network import Network
+from .backends.ops import BackendMemoryError
+from .model_file import ModelFileError
+from .network import Network, load
+from .training import DivergenceError
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BackendMemoryError",
     "BackendUnavailableError",
+    "DivergenceError",
+    "ModelFileError",
     "Network",
+    "load",
     "available_backends",
     "datasets",
     "get_backend",

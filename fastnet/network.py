@@ -7,8 +7,10 @@ tutorial: layer l maps h (m, n_in) to z = h W^T + b (m, n_out) and h' = f(z).
 
 from . import losses
 from .backends import ACTIVATIONS, get_backend
-from .initializers import initialize, make_rng
-from .validation import as_dtype, as_float_rows, as_targets, layer_sizes, positive_number
+from .initializers import INITIALIZERS, initialize, make_rng
+from .model_file import ModelFileError, parameters_from, read_archive, write_archive
+from .training import check_fit_options, fit_network
+from .validation import as_dtype, as_float_rows, as_targets, layer_sizes
 
 HIDDEN_ACTIVATIONS = tuple(a for a in ACTIVATIONS if a != "softmax")
 
@@ -101,7 +103,12 @@ class Network:
         self._W = [self.ops.asarray(W, self.dtype) for W, _ in params]
         self._b = [self.ops.asarray(b, self.dtype) for _, b in params]
         self._grads = [(self.ops.alloc(W.shape, self.dtype), self.ops.alloc(b.shape, self.dtype)) for W, b in zip(self._W, self._b)]
+        # Flat views in one fixed order (W0, b0, W1, b1, ...): what optimisers update.
+        self._params = [p for pair in zip(self._W, self._b) for p in pair]
+        self._flat_grads = [g for pair in self._grads for g in pair]
+        self._optimizer = None  # kept between fit calls, so Adam's moments carry on
         self._workspaces = {}
+        self.history = []
 
     # -- parameters ------------------------------------------------------
     @property
@@ -183,11 +190,6 @@ class Network:
                 delta = ops.hidden_delta(delta, self._W[l], h_prev, self._activations[l - 1], ws.delta[l - 1])
         return cost
 
-    def _step(self, lr):
-        for W, b, (dW, db) in zip(self._W, self._b, self._grads):
-            self.ops.axpy(W, dW, -lr)
-            self.ops.axpy(b, db, -lr)
-
     # -- public API ----------------------------------------------------------
     def forward(self, X):
         """Network output for X.
@@ -230,51 +232,59 @@ class Network:
         grads = [(self.ops.to_numpy(dW).copy(), self.ops.to_numpy(db).copy()) for dW, db in self._grads]
         return float(cost), grads
 
-    def fit(self, X, Y, *, epochs, lr, batch_size=None):
-        """Train by gradient descent and return the cost history.
+    def fit(self, X, Y, *, epochs, lr, batch_size=None, optimizer="gd", callback=None,
+            checkpoint=None, checkpoint_every=None, resume=None):
+        """Train and return the cost of each epoch.
 
         Parameters
         ----------
         X : array of shape (n_samples, n_in)
         Y : array of shape (n_samples, n_out)
         epochs : int
-            Passes over the data. With a full batch, one epoch is one iteration.
+            Passes over the data; with a full batch, one epoch is one update. With
+            ``resume``, the total to reach, counting the epochs already done.
         lr : float
             Learning rate (the tutorial's alpha).
         batch_size : int, optional
-            None: full-batch gradient descent (the tutorial's algorithm). Otherwise
-            mini-batch SGD on batches shuffled by the network's seed.
+            None: the whole data set per update, except for ``sgd`` (32). Mini-batches
+            are drawn in an order shuffled by the network's seed.
+        optimizer : {"gd", "sgd", "momentum", "adam"}, default "gd"
+            ``gd`` is the tutorial's full-batch gradient descent. The optimiser's
+            state carries over to the next ``fit`` call with the same optimiser.
+        callback : callable, optional
+            ``callback(epoch, cost)`` after every epoch (1-based epoch). Returning
+            False stops training early. Each call copies the cost to the host.
+        checkpoint : str or path-like, optional
+            File to write a checkpoint to (atomically) every ``checkpoint_every``
+            epochs and at the end.
+        checkpoint_every : int, optional
+        resume : str or path-like, optional
+            A checkpoint to continue from: weights, optimiser state, random state
+            and cost history. Network, data, optimiser, lr and batch size must match.
 
         Returns
         -------
         list of float
-            Mean cost per epoch, measured before that epoch's updates (for
-            mini-batches: the sample-weighted mean of the batch costs).
+            Mean cost of each epoch run by this call, measured before that epoch's
+            updates (for mini-batches: the sample-weighted mean of the batch costs).
+            ``self.history`` holds the whole history, resumed epochs included, and is
+            kept up to date if training stops with an exception.
+
+        Raises
+        ------
+        ValueError
+            Bad data or settings, or a checkpoint that does not fit; nothing changes.
+        DivergenceError
+            (a FloatingPointError) when the cost or a weight becomes NaN or Inf; the
+            weights from before that update are kept.
+        KeyboardInterrupt
+            Re-raised after undoing a half-applied update.
         """
-        epochs = positive_number("epochs", epochs, integer=True)
-        lr = positive_number("lr", lr)
+        epochs, lr, batch_size = check_fit_options(epochs, lr, batch_size, optimizer, callback, checkpoint, checkpoint_every)
         Xb, _, _ = self._to_backend_inputs(X)
-        m = Xb.shape[0]
-        Yb = self._to_backend_targets(Y, m)
-        if batch_size is not None:
-            batch_size = positive_number("batch_size", batch_size, integer=True)
-        ops = self.ops
-        # The history stays in backend memory until the end: no host sync per iteration.
-        history = ops.alloc((epochs,), self.dtype)
-        if batch_size is None or batch_size >= m:
-            for epoch in range(epochs):
-                history[epoch] = self._backprop(Xb, Yb)
-                self._step(lr)
-        else:
-            for epoch in range(epochs):
-                order = self._rng.permutation(m)
-                total = 0.0
-                for start in range(0, m, batch_size):
-                    idx = order[start : start + batch_size]
-                    total = total + self._backprop(ops.take_rows(Xb, idx), ops.take_rows(Yb, idx)) * len(idx)
-                    self._step(lr)
-                history[epoch] = total / m
-        return [float(c) for c in ops.to_numpy(history)]
+        Yb = self._to_backend_targets(Y, Xb.shape[0])
+        return fit_network(self, Xb, Yb, epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer,
+                           callback=callback, checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume)
 
     def predict(self, X):
         """Index of the largest output for each sample (class labels 0..n_out-1)."""
@@ -291,9 +301,71 @@ class Network:
             raise ValueError(f"y has {y.shape[0]} labels but X has {predicted.shape[0]} samples")
         return float((predicted == y).mean())
 
+    # -- files -------------------------------------------------------------
+    def _config(self):
+        """The settings that define this network, JSON-ready (saved in model files)."""
+        return {
+            "layers": list(self.layers),
+            "activation": self.activation,
+            "output_activation": self.output_activation,
+            "loss": self.loss,
+            "init": self.init,
+            "dtype": self.dtype.name,
+        }
+
+    def _parameter_arrays(self):
+        weights, biases = self.get_params()
+        arrays = {f"W{l}": W for l, W in enumerate(weights)}
+        arrays.update({f"b{l}": b for l, b in enumerate(biases)})
+        return arrays
+
+    def save(self, path):
+        """Write the network to ``path`` as an ``.npz`` model file (atomically, no pickle).
+
+        The file holds the layers, activations, loss, dtype and weights; load it
+        with :func:`fastnet.load` onto any backend. ``path`` is used as given.
+        """
+        write_archive(path, dict(self._config(), kind="model"), self._parameter_arrays())
+
     def __repr__(self):
         return (
             f"Network({list(self.layers)}, activation={self.activation!r}, output_activation="
             f"{self.output_activation!r}, loss={self.loss!r}, init={self.init!r}, "
             f"backend={self.backend!r}, dtype={self.dtype.name!r})"
         )
+
+
+def load(path, backend="numpy"):
+    """Read a network saved by :meth:`Network.save` (or a checkpoint) onto ``backend``.
+
+    Parameters
+    ----------
+    path : str or path-like
+    backend : str or Ops, default "numpy"
+
+    Returns
+    -------
+    Network
+        Same settings and bit-identical weights.
+
+    Raises
+    ------
+    FileNotFoundError
+    fastnet.ModelFileError
+        (a ValueError) for a truncated, corrupted or foreign file, or one written
+        by a newer fastnet. Files are never unpickled.
+    """
+    meta, arrays = read_archive(path)
+    weights, biases = parameters_from(path, meta, arrays)
+    try:
+        settings = {k: meta[k] for k in ("activation", "output_activation", "loss", "init", "dtype")}
+    except KeyError as exc:
+        raise ModelFileError(f"{path!r} lacks the network setting {exc.args[0]!r}") from None
+    if settings["init"] not in INITIALIZERS:
+        settings["init"] = "uniform"
+    try:
+        net = Network(meta["layers"], backend=backend, **settings)
+    except ValueError as exc:
+        raise ModelFileError(f"{path!r} describes a network fastnet cannot build: {exc}") from None
+    net.set_params(weights, biases)
+    return net

@@ -176,6 +176,22 @@ def axpy(param, grad, step):
         param[i] += step * grad[i]
 
 
+def momentum_update(param, grad, velocity, lr, mu):
+    """velocity = mu * velocity - lr * grad; param += velocity (flat views)."""
+    for i in range(param.shape[0]):
+        velocity[i] = mu * velocity[i] - lr * grad[i]
+        param[i] += velocity[i]
+
+
+def adam_update(param, grad, m1, m2, lr, beta1, beta2, eps, c1, c2):
+    """One Adam step over flat views; ``c1``, ``c2`` are the bias corrections."""
+    for i in range(param.shape[0]):
+        g = grad[i]
+        m1[i] = beta1 * m1[i] + (1.0 - beta1) * g
+        m2[i] = beta2 * m2[i] + (1.0 - beta2) * g * g
+        param[i] -= lr * (m1[i] / c1) / (math.sqrt(m2[i] / c2) + eps)
+
+
 # -- fused kernels: one pass where the plain primitives would take two or three --
 
 

@@ -33,6 +33,8 @@ KERNEL_NAMES = (
     "cross_entropy_cost",
     "sum_rows",
     "axpy",
+    "momentum_update",
+    "adam_update",
 )
 
 
@@ -64,6 +66,17 @@ class LoopOps(Ops):
     def axpy(self, param, grad, step):
         # Parameters are contiguous, so reshape(-1) is a view and the update lands in place.
         self.k.axpy(param.reshape(-1), grad.reshape(-1), param.dtype.type(step))
+        return param
+
+    def momentum_update(self, param, grad, velocity, lr, mu):
+        t = param.dtype.type
+        self.k.momentum_update(param.reshape(-1), grad.reshape(-1), velocity.reshape(-1), t(lr), t(mu))
+        return param
+
+    def adam_update(self, param, grad, m1, m2, lr, beta1, beta2, eps, c1, c2):
+        t = param.dtype.type
+        self.k.adam_update(param.reshape(-1), grad.reshape(-1), m1.reshape(-1), m2.reshape(-1),
+                           t(lr), t(beta1), t(beta2), t(eps), t(c1), t(c2))
         return param
 
     def dense(self, X, W, b, kind, out):

@@ -40,8 +40,18 @@ class Ops:
 
     # -- allocation and conversion ---------------------------------------
     def alloc(self, shape, dtype):
-        """Return a zero-filled array of ``shape`` and ``dtype`` on this backend."""
-        return self.xp.zeros(shape, dtype=dtype)
+        """Return a zero-filled array of ``shape`` and ``dtype`` on this backend.
+
+        Raises
+        ------
+        BackendMemoryError
+            When the backend cannot allocate it (host RAM or GPU memory); the
+            message gives the shape and size asked for.
+        """
+        try:
+            return self.xp.zeros(shape, dtype=dtype)
+        except MemoryError as exc:  # numpy's _ArrayMemoryError and cupy's OutOfMemoryError
+            raise BackendMemoryError(self.name, shape, dtype, exc) from None
 
     def asarray(self, a, dtype=None):
         """Return ``a`` as a C-contiguous array on this backend (no copy when it already is)."""
@@ -99,6 +109,41 @@ class Ops:
     def axpy(self, param, grad, step):
         """param += step * grad, in place (the update of gradient descent)."""
         param += step * grad
+        return param
+
+    def copy_into(self, dst, src):
+        """dst[...] = src, in place (snapshots of the parameters)."""
+        dst[...] = src
+        return dst
+
+    def all_finite(self, arrays):
+        """True when no array holds NaN or Inf (one reduction per array, one host sync)."""
+        xp = self.xp
+        # A sum is finite exactly when every term is (or the sum overflows, which at
+        # ~1e308 is divergence too); a sum is cheaper than a full isfinite pass.
+        with self.errstate():
+            total = sum(xp.sum(a) for a in arrays)
+        return bool(xp.isfinite(total))
+
+    # -- optimiser updates (in place) --------------------------------------
+    def momentum_update(self, param, grad, velocity, lr, mu):
+        """velocity = mu * velocity - lr * grad; param += velocity."""
+        velocity *= mu
+        velocity -= lr * grad
+        param += velocity
+        return param
+
+    def adam_update(self, param, grad, m1, m2, lr, beta1, beta2, eps, c1, c2):
+        """Adam: m1, m2 = running moments of grad; param -= lr * (m1/c1) / (sqrt(m2/c2) + eps).
+
+        ``c1`` and ``c2`` are the bias corrections 1 - beta1**t and 1 - beta2**t.
+        """
+        xp = self.xp
+        m1 *= beta1
+        m1 += (1.0 - beta1) * grad
+        m2 *= beta2
+        m2 += (1.0 - beta2) * grad * grad
+        param -= lr * (m1 / c1) / (xp.sqrt(m2 / c2) + eps)
         return param
 
     def argmax(self, A):
@@ -195,6 +240,28 @@ class Ops:
         if binary:
             total -= xp.sum((1.0 - Y) * xp.log(xp.maximum(1.0 - H, eps)))
         return total / H.shape[0]
+
+
+class BackendMemoryError(MemoryError):
+    """An allocation failed on a backend; says what was asked for and what to try.
+
+    Attributes
+    ----------
+    backend : str
+    shape : tuple of int
+    nbytes : int
+    """
+
+    def __init__(self, backend, shape, dtype, cause=None):
+        self.backend = backend
+        self.shape = tuple(int(n) for n in numpy.atleast_1d(shape))
+        self.nbytes = int(numpy.prod(self.shape, dtype=numpy.float64) * numpy.dtype(dtype).itemsize)
+        where = "GPU memory" if backend == "cupy" else "memory"
+        super().__init__(
+            f"out of {where} on backend {backend!r}: could not allocate an array of shape "
+            f"{self.shape} ({numpy.dtype(dtype).name}, {self.nbytes / 2**20:,.1f} MiB). "
+            f"Try a smaller batch_size, dtype='float32', or smaller layers. ({cause})"
+        )
 
 
 class NullErrstate:

@@ -1,0 +1,157 @@
+"""The training loop behind :meth:`fastnet.Network.fit`.
+
+One loop serves every optimiser and batch size. Around each parameter update it
+keeps a snapshot of the parameters and optimiser state taken just before the
+update, which is what makes two promises cheap to keep:
+
+* divergence (a NaN or Inf in the cost or a weight) puts the snapshot back and
+  raises :class:`DivergenceError`;
+* Ctrl-C in the middle of an update puts the snapshot back, so the network holds
+  the weights of the last completed update, then the KeyboardInterrupt goes on.
+
+Checkpoints are written at epoch ends; resuming from one restores weights,
+optimiser state, random state and cost history, so the run continues exactly.
+"""
+
+import zlib
+
+import numpy
+
+from . import checkpoint as checkpoints
+from .optimizers import SGD_BATCH_SIZE, check_optimizer, make_optimizer
+from .validation import positive_number
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced a NaN or Inf; the network keeps the last finite weights.
+
+    Attributes
+    ----------
+    epoch : int
+        1-based epoch in which it happened.
+    iteration : int
+        1-based parameter update (counted over this ``fit`` call) that diverged.
+    lr : float
+    history : list of float
+        Costs of the epochs completed before it.
+    """
+
+    def __init__(self, epoch, iteration, lr, history):
+        self.epoch, self.iteration, self.lr, self.history = epoch, iteration, lr, history
+        super().__init__(
+            f"training diverged at iteration {iteration} (epoch {epoch}) with learning rate {lr:g}: "
+            f"the cost or a weight became NaN or Inf. The network keeps the weights from before "
+            f"that update. Try a smaller learning rate, e.g. lr={lr / 10:g}."
+        )
+
+
+def data_fingerprint(X, Y):
+    """A CRC of the training data, so a checkpoint is never resumed on other data."""
+    crc = zlib.crc32(numpy.ascontiguousarray(X).view(numpy.uint8))
+    return zlib.crc32(numpy.ascontiguousarray(Y).view(numpy.uint8), crc)
+
+
+def check_fit_options(epochs, lr, batch_size, optimizer, callback, checkpoint, checkpoint_every):
+    """Validate fit's settings before anything changes; returns the cleaned values."""
+    epochs = positive_number("epochs", epochs, integer=True)
+    lr = float(positive_number("lr", lr))
+    if batch_size is not None:
+        batch_size = positive_number("batch_size", batch_size, integer=True)
+    check_optimizer(optimizer)
+    if callback is not None and not callable(callback):
+        raise ValueError(f"callback must be callable as callback(epoch, cost), got {callback!r}")
+    if checkpoint_every is not None:
+        positive_number("checkpoint_every", checkpoint_every, integer=True)
+        if checkpoint is None:
+            raise ValueError("checkpoint_every needs checkpoint=PATH to write to")
+    return epochs, lr, batch_size
+
+
+class Snapshot:
+    """Copies of a list of backend arrays (and the optimiser step count), restorable in place."""
+
+    def __init__(self, ops, arrays):
+        self.ops = ops
+        self.arrays = arrays
+        self.copies = [a.copy() for a in arrays]
+        self.t = 0
+
+    def take(self, t):
+        for dst, src in zip(self.copies, self.arrays):
+            self.ops.copy_into(dst, src)
+        self.t = t
+
+    def restore(self):
+        for dst, src in zip(self.arrays, self.copies):
+            self.ops.copy_into(dst, src)
+        return self.t
+
+
+def fit_network(net, X, Y, *, epochs, lr, batch_size, optimizer, callback, checkpoint, checkpoint_every, resume):
+    """Train ``net`` on backend arrays X, Y; returns this call's cost history (see Network.fit)."""
+    ops = net.ops
+    m = X.shape[0]
+    if batch_size is None and optimizer == "sgd":
+        batch_size = SGD_BATCH_SIZE
+    full_batch = batch_size is None or batch_size >= m
+    effective_batch = m if full_batch else batch_size
+    fingerprint = data_fingerprint(ops.to_numpy(X), ops.to_numpy(Y)) if (checkpoint or resume) else None
+    settings = {"optimizer": optimizer, "lr": lr, "batch_size": effective_batch, "n_samples": m, "data_crc": fingerprint}
+
+    start_epoch, history = 0, []
+    if resume is not None:
+        state = checkpoints.read(resume, net, settings)  # raises before anything changes
+        opt = make_optimizer(optimizer, ops, net._params)
+        checkpoints.restore(state, net, opt)
+        start_epoch, history = state.epoch, list(state.history)
+    else:
+        opt = net._optimizer if net._optimizer is not None and net._optimizer.name == optimizer else None
+        opt = opt or make_optimizer(optimizer, ops, net._params)
+    net._optimizer = opt
+    net.history = history
+
+    snapshot = Snapshot(ops, net._params + opt.state)
+    grads = net._flat_grads
+    updates = 0
+    in_update = False  # True from the snapshot until the update is known good
+
+    def update(xb, yb):
+        nonlocal updates, in_update
+        cost = net._backprop(xb, yb)
+        snapshot.take(opt.t)
+        in_update = True
+        opt.step(grads, lr)
+        updates += 1
+        if not ops.all_finite(net._params + [cost]):
+            opt.t = snapshot.restore()
+            in_update = False
+            raise DivergenceError(epoch + 1, updates, lr, list(history))
+        in_update = False
+        return cost
+
+    epoch = start_epoch
+    try:
+        for epoch in range(start_epoch, epochs):
+            if full_batch:
+                cost = float(update(X, Y))
+            else:
+                order = net._rng.permutation(m)
+                total = 0.0
+                for start in range(0, m, batch_size):
+                    idx = order[start : start + batch_size]
+                    total += float(update(ops.take_rows(X, idx), ops.take_rows(Y, idx))) * len(idx)
+                cost = total / m
+            history.append(cost)
+            done = epoch + 1
+            if checkpoint is not None and (done == epochs or (checkpoint_every and done % checkpoint_every == 0)):
+                checkpoints.write(checkpoint, net, opt, done, history, settings)
+            if callback is not None and callback(done, cost) is False:
+                break
+    except (KeyboardInterrupt, MemoryError):
+        # Interrupted inside an update: undo its half-applied step, so the network
+        # holds the weights of the last completed one. Between updates there is
+        # nothing to undo.
+        if in_update:
+            opt.t = snapshot.restore()
+        raise
+    return history[start_epoch:]
