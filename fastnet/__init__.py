@@ -7,6 +7,7 @@ the first time that backend is used.
 from . import datasets
 from .backends import BackendUnavailableError, available_backends, get_backend
 from .encoding import one_hot
+from .estimators import FastNetClassifier, FastNetRegressor, load_estimator
 from .backends.ops import BackendMemoryError
 from .model_file import ModelFileError
 from .network import Network, load
@@ -18,9 +19,12 @@ __all__ = [
     "BackendMemoryError",
     "BackendUnavailableError",
     "DivergenceError",
+    "FastNetClassifier",
+    "FastNetRegressor",
     "ModelFileError",
     "Network",
     "load",
+    "load_estimator",
     "available_backends",
     "datasets",
     "get_backend",

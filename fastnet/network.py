@@ -7,8 +7,9 @@ tutorial: layer l maps h (m, n_in) to z = h W^T + b (m, n_out) and h' = f(z).
 
 from . import losses
 from .backends import ACTIVATIONS, get_backend
-from .initializers import INITIALIZERS, initialize, make_rng
+from .initializers import initialize, make_rng
 from .model_file import ModelFileError, parameters_from, read_archive, write_archive
+from .optimizers import make_optimizer
 from .training import check_fit_options, fit_network
 from .validation import as_dtype, as_float_rows, as_targets, layer_sizes
 
@@ -319,13 +320,44 @@ class Network:
         arrays.update({f"b{l}": b for l, b in enumerate(biases)})
         return arrays
 
-    def save(self, path):
+    def save(self, path, *, extra_meta=None, extra_arrays=None):
         """Write the network to ``path`` as an ``.npz`` model file (atomically, no pickle).
 
         The file holds the layers, activations, loss, dtype and weights; load it
         with :func:`fastnet.load` onto any backend. ``path`` is used as given.
+        ``extra_meta`` (JSON-ready dict) and ``extra_arrays`` (name -> NumPy array)
+        let wrappers such as the estimators store their own fields alongside.
         """
-        write_archive(path, dict(self._config(), kind="model"), self._parameter_arrays())
+        arrays = dict(extra_arrays or {}, **self._parameter_arrays())
+        write_archive(path, dict(extra_meta or {}, **self._config(), kind="model"), arrays)
+
+    # -- pickling (for scikit-learn's clone/joblib; model files never use it) --
+    def __getstate__(self):
+        weights, biases = self.get_params()
+        opt = self._optimizer
+        return {
+            "config": self._config(),
+            "seed": self.seed,
+            "backend": self.backend,
+            "weights": weights,
+            "biases": biases,
+            "rng_state": self._rng.bit_generator.state,
+            "history": list(self.history),
+            "optimizer": None if opt is None else (opt.name, opt.t, [self.ops.to_numpy(a) for a in opt.state]),
+        }
+
+    def __setstate__(self, state):
+        config = dict(state["config"])
+        self.__init__(config.pop("layers"), backend=state["backend"], seed=state["seed"], **config)
+        self.set_params(state["weights"], state["biases"])
+        self._rng.bit_generator.state = state["rng_state"]
+        self.history = state["history"]
+        if state["optimizer"] is not None:
+            name, t, arrays = state["optimizer"]
+            self._optimizer = make_optimizer(name, self.ops, self._params)
+            self._optimizer.t = t
+            for dst, src in zip(self._optimizer.state, arrays):
+                dst[...] = self.ops.asarray(src, self.dtype)
 
     def __repr__(self):
         return (
@@ -356,13 +388,16 @@ def load(path, backend="numpy"):
         by a newer fastnet. Files are never unpickled.
     """
     meta, arrays = read_archive(path)
+    return network_from_archive(path, meta, arrays, backend)
+
+
+def network_from_archive(path, meta, arrays, backend):
+    """Build the Network that an archive read by :func:`read_archive` describes."""
     weights, biases = parameters_from(path, meta, arrays)
     try:
         settings = {k: meta[k] for k in ("activation", "output_activation", "loss", "init", "dtype")}
     except KeyError as exc:
         raise ModelFileError(f"{path!r} lacks the network setting {exc.args[0]!r}") from None
-    if settings["init"] not in INITIALIZERS:
-        settings["init"] = "uniform"
     try:
         net = Network(meta["layers"], backend=backend, **settings)
     except ValueError as exc:
