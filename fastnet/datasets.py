@@ -14,18 +14,24 @@ class Split(NamedTuple):
     y_test: numpy.ndarray
 
 
+def scaler_stats(X_train):
+    """Column means and standard deviations of the training rows (constant columns: std 1)."""
+    mean = X_train.mean(axis=0)
+    std = X_train.std(axis=0)
+    std[std == 0.0] = 1.0
+    return mean, std
+
+
 def standardise(X_train, X_test):
     """Scale columns to zero mean and unit variance using the training rows' statistics.
 
     Constant columns (the digits' blank border pixels) are centred and left unscaled.
     """
-    mean = X_train.mean(axis=0)
-    std = X_train.std(axis=0)
-    std[std == 0.0] = 1.0
+    mean, std = scaler_stats(X_train)
     return (X_train - mean) / std, (X_test - mean) / std
 
 
-def load_digits(test_size=0.4, seed=0):
+def load_digits(test_size=0.4, seed=0, scale=True):
     """scikit-learn's digits (1797 images of 8x8 pixels), split and standardised.
 
     As in the tutorial, 40 % of the samples are held out for testing by default.
@@ -37,6 +43,8 @@ def load_digits(test_size=0.4, seed=0):
         Fraction of samples held out, in (0, 1).
     seed : int, default 0
         Seeds the shuffled split.
+    scale : bool, default True
+        False returns the raw pixel values (0..16).
 
     Returns
     -------
@@ -53,5 +61,6 @@ def load_digits(test_size=0.4, seed=0):
     X_train, X_test, y_train, y_test = train_test_split(
         digits.data.astype(numpy.float64), digits.target, test_size=test_size, random_state=seed
     )
-    X_train, X_test = standardise(X_train, X_test)
+    if scale:
+        X_train, X_test = standardise(X_train, X_test)
     return Split(X_train, X_test, y_train, y_test)

@@ -1,44 +1,177 @@
-"""The ``fastnet`` command: the main job and its errors."""
+"""The ``fastnet`` command: training on digits and on files, predict, info, tutorial, errors."""
 
+import os
+import signal
 import subprocess
 import sys
+import time
 
+import numpy as np
 import pytest
 
+import fastnet
 from fastnet.cli import main
+from fastnet.cli.progress import ProgressBar
 
 
-def test_train_prints_backend_time_and_accuracies(capsys):
-    assert main(["train", "--epochs", "200", "--backend", "numpy"]) == 0
+def fastnet_cmd(*argv, **kwargs):
+    return subprocess.run([sys.executable, "-m", "fastnet", *argv], capture_output=True, text=True, **kwargs)
+
+
+@pytest.fixture
+def flowers_csv(tmp_path):
+    """Three well separated blobs with string labels in a 'species' column that is not last."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "flowers.csv"
+    lines = ["length,species,width,depth"]
+    for label, centre in (("setosa", -3.0), ("versicolor", 0.0), ("virginica", 3.0)):
+        for _ in range(40):
+            a, b, c = rng.normal(centre, 0.5, size=3)
+            lines.append(f"{a:.4f},{label},{b:.4f},{c:.4f}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_train_on_digits_prints_backend_time_cost_and_accuracies(capsys):
+    assert main(["train", "--epochs", "200", "--backend", "numpy", "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "backend: numpy" in out
-    assert "time:" in out
-    accuracy = float(out.split("test accuracy:")[1].split()[0])
-    assert accuracy > 0.9  # 200 epochs of the softmax recipe
+    assert "backend: numpy" in out and "time:" in out and "final cost:" in out
+    assert float(out.split("train accuracy:")[1].split()[0]) > 0.95
+    assert float(out.split("test accuracy:")[1].split()[0]) > 0.9
 
 
-def test_train_tutorial_recipe_on_loops_backend(capsys):
+def test_train_tutorial_recipe_on_a_loops_backend(capsys):
     assert main(["train", "--recipe", "tutorial", "--epochs", "2", "--backend", "numba", "--layers", "64-10"]) == 0
     assert "backend: numba" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(
-    "argv,message",
-    [
-        (["train", "--backend", "nope"], "unknown backend 'nope'"),
-        (["train", "--lr", "-1", "--epochs", "2"], "lr must be a positive number"),
-        (["train", "--activation", "swish"], "unknown activation 'swish'"),
-    ],
-)
-def test_bad_options_print_the_message_not_a_traceback(argv, message):
-    result = subprocess.run([sys.executable, "-m", "fastnet", *argv], capture_output=True, text=True)
-    assert result.returncode != 0
-    assert message in result.stderr
-    assert "Traceback" not in result.stderr
+def test_train_csv_save_and_predict_round_trip(tmp_path, flowers_csv, capsys):
+    model = tmp_path / "flowers.npz"
+    argv = ["train", "--data", str(flowers_csv), "--target", "species", "--layers", "3-8-3", "--optimizer", "adam",
+            "--lr", "0.05", "--epochs", "100", "--save", str(model), "--plot", str(tmp_path / "cost.png"), "--quiet"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "3 classes" in out and float(out.split("test accuracy:")[1].split()[0]) == 1.0
+    assert (tmp_path / "cost.png").stat().st_size > 10_000
+    out_file = tmp_path / "pred.csv"
+    assert main(["predict", str(model), str(flowers_csv), "--target", "species", "-o", str(out_file)]) == 0
+    predicted = out_file.read_text().split()
+    assert predicted[0] == "prediction"
+    expected = [line.split(",")[1] for line in flowers_csv.read_text().split()[1:]]
+    assert predicted[1:] == expected
 
 
-def test_info_lists_every_backend(capsys):
+def test_train_npz_data_and_predict_to_stdout(tmp_path, capsys):
+    digits = fastnet.datasets.load_digits(scale=False)
+    np.savez(tmp_path / "d.npz", X=digits.X_train, y=digits.y_train + 10)  # labels 10..19
+    np.savez(tmp_path / "new.npz", X=digits.X_test[:20])
+    assert main(["train", "--data", str(tmp_path / "d.npz"), "--epochs", "300", "--save", str(tmp_path / "m.npz"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "m.npz"), str(tmp_path / "new.npz")]) == 0
+    labels = np.array(capsys.readouterr().out.split()[1:], dtype=int)
+    assert labels.min() >= 10 and np.mean(labels == digits.y_test[:20] + 10) >= 0.8
+
+
+def test_progress_bar_shows_epoch_cost_and_rate_on_a_terminal(monkeypatch, capsys):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    with ProgressBar(50) as bar:
+        assert bar.enabled
+        net = fastnet.Network([2, 3, 1], seed=0)
+        net.fit(np.eye(2), np.array([0.0, 1.0]), epochs=50, lr=0.1, callback=bar)
+    err = capsys.readouterr().err
+    assert "50/50" in err and "epoch/s" in err and "cost=" in err
+
+
+def test_progress_bar_is_silent_when_quiet_or_not_a_terminal(monkeypatch, capsys):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert not ProgressBar(5, quiet=True).enabled
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    assert not ProgressBar(5).enabled
+    assert capsys.readouterr().err == ""
+
+
+def test_ctrl_c_stops_training_saves_the_model_and_exits_130(tmp_path):
+    model = tmp_path / "partial.npz"
+    proc = subprocess.Popen([sys.executable, "-m", "fastnet", "train", "--epochs", "10000000", "--save", str(model)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert "data:" in proc.stdout.readline() + proc.stdout.readline()
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted after" in err and "Traceback" not in err
+    net = fastnet.load(model)
+    assert net.layers == (64, 30, 10) and all(np.isfinite(w).all() for w in net.get_params()[0])
+
+
+def test_info_lists_every_backend_gpu_and_versions(capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out
-    for name in ("python", "numba", "numpy", "cupy", "auto"):
-        assert name in out
+    for text in ("python  ", "numba  ", "numpy  ", "cupy  ", "auto ", "gpu:", "numpy: ", "sklearn: ", "fastnet: 0."):
+        assert text in out
+
+
+def test_tutorial_command_prints_the_documented_result(capsys):
+    assert main(["tutorial", "gradient-descent"]) == 0
+    assert "2.2500325" in capsys.readouterr().out
+
+
+def test_bench_command_runs_the_suite_from_the_checkout(tmp_path):
+    result = fastnet_cmd("bench", "--quick", "-k", "forward_one_vector and 3-3-1 and not plain", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "forward 3-3-1" in result.stdout and (tmp_path / "report.md").exists()
+
+
+def bad_cli_inputs(tmp):
+    def write(name, text):
+        path = os.path.join(tmp, name)
+        with open(path, "w") as fh:
+            fh.write(text)
+        return path
+
+    good = write("good.csv", "a,b,label\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n")
+    model = os.path.join(tmp, "model.npz")
+    fastnet.Network([2, 3, 2]).save(model)
+    return [
+        (["train", "--backend", "nope"], "unknown backend 'nope'"),
+        (["train", "--lr", "-1", "--epochs", "2"], "lr must be a positive number"),
+        (["train", "--epochs", "0"], "epochs must be a positive integer"),
+        (["train", "--activation", "swish"], "unknown activation 'swish'"),
+        (["train", "--loss", "hinge"], "unknown loss 'hinge'"),
+        (["train", "--optimizer", "rmsprop"], "unknown optimizer 'rmsprop'"),
+        (["train", "--init", "zeros"], "unknown init 'zeros'"),
+        (["train", "--dtype", "float16"], "unsupported dtype"),
+        (["train", "--layers", "64-30-7"], "must start with the 64 features and end with the 10 classes"),
+        (["train", "--layers", "64-0-10"], "positive integers"),
+        (["train", "--data", os.path.join(tmp, "missing.csv")], "no data file"),
+        (["train", "--data", good, "--target", "colour"], "no column 'colour'"),
+        (["train", "--data", write("text.csv", "a,b,label\n1,abc,x\n3,4,y\n")], "'abc' is not a number"),
+        (["train", "--data", write("ragged.csv", "a,b,label\n1,2\n")], "line 2 has 2 fields"),
+        (["train", "--data", write("nan.csv", "a,b,label\n1,nan,x\n3,4,y\n")], "NaN or Inf"),
+        (["train", "--data", write("cont.csv", "a,b,t\n1,2,0.5\n3,4,1.5\n")], "looks continuous"),
+        (["train", "--data", write("one.csv", "a,b,label\n1,2,x\n3,4,x\n")], "single class"),
+        (["train", "--data", write("empty.csv", "a,b,label\n")], "at least one data row"),
+        (["train", "--data", write("bin.npz", "not a zip")], "not a readable .npz"),
+        (["train", "--data", good, "--test-size", "1.5"], "--test-size"),
+        (["train", "--checkpoint-every", "5"], "checkpoint=PATH"),
+        (["train", "--resume", os.path.join(tmp, "none.ckpt")], "no model file"),
+        (["predict", os.path.join(tmp, "none.npz"), good], "no model file"),
+        (["predict", good, good], "not a readable fastnet model"),
+        (["predict", model, write("three.csv", "a,b,c\n1,2,3\n")], "has 3 feature columns but the model expects 2; pass --target"),
+        (["tutorial", "backprop"], "unknown tutorial 'backprop'"),
+    ]
+
+
+def test_bad_cli_input_prints_one_clear_line_and_exits_2(tmp_path, capsys):
+    for argv, message in bad_cli_inputs(str(tmp_path)):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("fastnet: error: ") and err.count("\n") == 1, (argv, err)
+        assert message in err, (argv, err)
+
+
+@pytest.mark.parametrize("argv,message", [(["train", "--backend", "nope"], "unknown backend 'nope'"),
+                                          (["predict", "missing.npz", "x.csv"], "no model file")])
+def test_the_installed_command_prints_no_traceback(tmp_path, argv, message):
+    result = fastnet_cmd(*argv, cwd=tmp_path)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr

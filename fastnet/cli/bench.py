@@ -1,0 +1,24 @@
+"""``fastnet bench``: run the benchmark suite of a source checkout and print its report."""
+
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def add_parser(sub):
+    p = sub.add_parser("bench", help="run the benchmark suite (loops vs vectorised vs GPU, with peers)")
+    p.add_argument("--quick", action="store_true", help="small sizes, single rounds (about a minute)")
+    p.add_argument("--out", help="output folder (default: bench/out)")
+    p.add_argument("-k", help="pytest -k expression selecting benchmarks")
+
+
+def run(args):
+    if not os.path.isfile(os.path.join(ROOT, "bench", "__main__.py")):
+        raise RuntimeError("fastnet bench runs the suite in a source checkout's bench/ folder, which this "
+                           "installation does not have: clone the repository and pip install -e '.[bench]'")
+    cmd = [sys.executable, "-m", "bench"] + (["--quick"] if args.quick else [])
+    cmd += ["--out", args.out] if args.out else []
+    cmd += ["-k", args.k] if args.k else []
+    return subprocess.call(cmd, cwd=ROOT)

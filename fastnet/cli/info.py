@@ -1,0 +1,44 @@
+"""``fastnet info``: which backends run here and why not, the GPU, the library versions."""
+
+import importlib
+import platform
+
+from ..backends import BACKENDS, backend_status, get_backend
+
+LIBRARIES = ("fastnet", "numpy", "scipy", "sklearn", "numba", "cupy", "tqdm", "matplotlib")
+
+
+def add_parser(sub):
+    sub.add_parser("info", help="list the backends, the GPU and library versions")
+
+
+def gpu_name():
+    """The first CUDA device's name, or a reason there is none."""
+    ok, reason = backend_status("cupy")
+    if not ok:
+        return f"none ({reason})"
+    import cupy
+
+    props = cupy.cuda.runtime.getDeviceProperties(0)
+    name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+    return f"{name}, {props['totalGlobalMem'] / 2**30:.0f} GiB, CUDA runtime {cupy.cuda.runtime.runtimeGetVersion()}"
+
+
+def version(module):
+    try:
+        return getattr(importlib.import_module(module), "__version__", "installed")
+    except ImportError:
+        return "not installed"
+
+
+def run(_args):
+    print("backends:")
+    for name in BACKENDS:
+        ok, reason = backend_status(name)
+        print(f"  {name:7s} {'usable' if ok else 'unavailable: ' + reason}")
+    print(f"  auto    -> {get_backend('auto').name}")
+    print(f"gpu: {gpu_name()}")
+    print(f"python: {platform.python_version()} ({platform.machine()})")
+    for module in LIBRARIES:
+        print(f"{module}: {version(module)}")
+    return 0

@@ -1,0 +1,141 @@
+"""``fastnet train``: train on digits or a CSV/.npz file; report, plot, save."""
+
+import sys
+import time
+
+import numpy
+
+from ..backends import get_backend
+from ..datasets import load_digits, scaler_stats
+from ..encoding import one_hot
+from ..network import Network
+from ..optimizers import OPTIMIZERS
+from ..recipes import RECIPES, recipe
+from .progress import ProgressBar
+
+MAX_CLASSES = 100  # more distinct numeric targets than this looks like regression
+
+
+def _layers(text):
+    try:
+        sizes = [int(s) for s in text.replace(",", "-").split("-") if s]
+    except ValueError:
+        sizes = []
+    if not sizes:
+        import argparse
+
+        raise argparse.ArgumentTypeError(f"layers look like 64-30-10, got {text!r}")
+    return sizes
+
+
+def add_parser(sub):
+    p = sub.add_parser("train", help="train a network (scikit-learn's digits by default)",
+                       description="Train a network and print backend, time, final cost and accuracies.")
+    p.add_argument("--data", help="CSV with a header row, or .npz with arrays X and y (default: digits)")
+    p.add_argument("--target", help="CSV column holding the labels (default: the last column)")
+    p.add_argument("--test-size", type=float, default=0.25, help="share held out for testing with --data (default 0.25; digits: 0.4)")
+    p.add_argument("--no-scale", action="store_true", help="do not standardise the features (default: standardise with training-row statistics)")
+    p.add_argument("--recipe", choices=sorted(RECIPES), default="softmax",
+                   help="settings to start from (default: softmax; 'tutorial' is the tutorial's sigmoid + MSE)")
+    p.add_argument("--layers", type=_layers, help="hidden sizes included, e.g. 64-30-10 (default: features-30-classes)")
+    p.add_argument("--activation", help="hidden activation: sigmoid, tanh, relu, identity (default: from the recipe)")
+    p.add_argument("--output-activation", help="output activation (default: from the recipe)")
+    p.add_argument("--loss", help="mse or cross_entropy (default: from the recipe)")
+    p.add_argument("--init", help="uniform, xavier or he (default: from the recipe)")
+    p.add_argument("--optimizer", default="gd", help=f"{', '.join(OPTIMIZERS)} (default gd: full-batch gradient descent)")
+    p.add_argument("--backend", default="auto", help="auto (the GPU if there is one, else numpy), python, numba, numpy, cupy")
+    p.add_argument("--dtype", default="float64", help="float64 or float32")
+    p.add_argument("--epochs", type=int, help="default: from the recipe (3000)")
+    p.add_argument("--lr", type=float, help="learning rate (default: from the recipe)")
+    p.add_argument("--batch-size", type=int, help="default: full batch (sgd: 32)")
+    p.add_argument("--seed", type=int, default=0, help="seeds weights, shuffling and the split (default 0)")
+    p.add_argument("--save", metavar="MODEL", help="write the trained model (.npz) here")
+    p.add_argument("--plot", metavar="PNG", help="draw the cost curve, test accuracy in the title")
+    p.add_argument("--checkpoint", metavar="PATH", help="write a checkpoint here every --checkpoint-every epochs and at the end")
+    p.add_argument("--checkpoint-every", type=int, metavar="N")
+    p.add_argument("--resume", metavar="PATH", help="continue from a checkpoint (same data and settings)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _dataset(args):
+    """Returns X_train, X_test, y_train, y_test (raw labels), a description, and scaler stats or None."""
+    if args.data is None:
+        split = load_digits(scale=False)
+        name = "digits"
+    else:
+        from sklearn.model_selection import train_test_split
+
+        from ..data_files import load_table
+
+        if not 0 < args.test_size < 1:
+            raise ValueError(f"--test-size must lie strictly between 0 and 1, got {args.test_size}")
+        X, y = load_table(args.data, args.target)
+        values, counts = numpy.unique(y, return_counts=True)
+        if y.dtype.kind == "f" or len(values) > MAX_CLASSES:
+            raise ValueError(f"the target has {len(values)} distinct values and looks continuous: fastnet train "
+                             "classifies; for regression use fastnet.FastNetRegressor from Python")
+        if len(values) < 2:
+            raise ValueError(f"the target has a single class ({values[0]!r}); nothing to learn")
+        stratify = y if counts.min() >= 2 else None
+        split = train_test_split(X, y, test_size=args.test_size, random_state=args.seed, stratify=stratify)
+        name = args.data
+    X_train, X_test, y_train, y_test = split
+    stats = None if args.no_scale else scaler_stats(X_train)
+    if stats is not None:
+        X_train, X_test = (X_train - stats[0]) / stats[1], (X_test - stats[0]) / stats[1]
+    return X_train, X_test, y_train, y_test, name, stats
+
+
+def _save(net, args, classes, stats):
+    arrays = {"classes": classes.astype(str) if classes.dtype == object else classes}
+    if stats is not None:
+        arrays.update(scaler_mean=stats[0], scaler_std=stats[1])
+    net.save(args.save, extra_meta={"target": args.target}, extra_arrays=arrays)
+    print(f"saved: {args.save}")
+
+
+def run(args):
+    settings = recipe(args.recipe)
+    for key in ("activation", "output_activation", "loss", "init", "lr", "epochs"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    lr, epochs = settings.pop("lr"), settings.pop("epochs")
+    get_backend(args.backend)  # fail on a bad backend before reading any data
+    X_train, X_test, y_train, y_test, name, stats = _dataset(args)
+    classes = numpy.unique(numpy.concatenate([y_train, y_test]))
+    layers = args.layers or [X_train.shape[1], 30, len(classes)]
+    net = Network(layers, backend=args.backend, dtype=args.dtype, seed=args.seed, **settings)
+    if net.layers[0] != X_train.shape[1] or net.layers[-1] != len(classes):
+        raise ValueError(f"--layers {'-'.join(map(str, layers))} must start with the {X_train.shape[1]} features "
+                         f"and end with the {len(classes)} classes of {name}")
+    Y_train = one_hot(numpy.searchsorted(classes, y_train), len(classes))
+    print(f"backend: {net.backend}   network: {'-'.join(map(str, net.layers))} {settings['activation']}/"
+          f"{settings['output_activation']}, {settings['loss']}, {args.optimizer}, {net.dtype.name}")
+    print(f"data: {name}, {len(y_train)} training and {len(y_test)} test samples, {len(classes)} classes")
+    start = time.perf_counter()
+    try:
+        with ProgressBar(epochs, quiet=args.quiet) as bar:
+            net.fit(X_train, Y_train, epochs=epochs, lr=lr, batch_size=args.batch_size, optimizer=args.optimizer,
+                    callback=bar if bar.enabled else None, checkpoint=args.checkpoint,
+                    checkpoint_every=args.checkpoint_every, resume=args.resume)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted after {len(net.history)} epochs; the network keeps its last completed update",
+              file=sys.stderr)
+        if args.save:
+            _save(net, args, classes, stats)
+        return 130
+    elapsed = time.perf_counter() - start
+    history = net.history
+    train_acc = float(numpy.mean(classes[net.predict(X_train)] == y_train))
+    test_acc = float(numpy.mean(classes[net.predict(X_test)] == y_test))
+    print(f"time: {elapsed:.3f} s   epochs: {len(history)}   final cost: {history[-1]:.6f}")
+    print(f"train accuracy: {train_acc:.4f}   test accuracy: {test_acc:.4f}")
+    if args.plot:
+        from .. import plots
+
+        plots.cost_curve(history, args.plot, title=f"{name}: {'-'.join(map(str, net.layers))}, {args.optimizer}, "
+                         f"lr {lr:g} - test accuracy {100 * test_acc:.2f}%")
+        print(f"plot: {args.plot}")
+    if args.save:
+        _save(net, args, classes, stats)
+    return 0
