@@ -161,3 +161,49 @@ def test_set_params_with_a_wrong_shape_changes_nothing():
     with pytest.raises(ValueError):
         net.set_params([np.zeros((3, 2)), np.zeros((2, 3))], [np.zeros(3), np.zeros(1)])
     np.testing.assert_array_equal(net.weights[1], before)
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(optimizer="rmsprop"), "valid: gd, sgd, momentum, adam"),
+        (dict(callback=42), "callback must be callable"),
+        (dict(checkpoint_every=5), "checkpoint=PATH"),
+        (dict(checkpoint="c.npz", checkpoint_every=0), "checkpoint_every must be a positive integer"),
+        (dict(lr=float("nan")), "lr must be a positive number"),
+        (dict(epochs=2.5), "epochs must be a positive integer"),
+    ],
+)
+def test_bad_fit_options_raise_and_change_nothing(kwargs, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    net = fastnet.Network([2, 3, 1], seed=0)
+    before = [W.copy() for W in net.weights + net.biases]
+    with pytest.raises(ValueError, match=message):
+        net.fit(XOR_X, XOR_Y, **dict(dict(epochs=2, lr=0.5), **kwargs))
+    for old, new in zip(before, net.weights + net.biases):
+        np.testing.assert_array_equal(old, new)
+    assert net.history == [] and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda net: net.forward(np.zeros((2, 5))), r"X has 5 columns \(shape \(2, 5\)\) but the network expects 2"),
+        (lambda net: net.forward(np.zeros((2, 2, 2))), "must be 1-D .* or 2-D"),
+        (lambda net: net.predict([[0.0, np.inf]]), "NaN or Inf"),
+        (lambda net: net.predict("abc"), "numeric"),
+        (lambda net: net.score(XOR_X, [0, 1]), "y has 2 labels but X has 4 samples"),
+        (lambda net: net.backprop(XOR_X, np.zeros((3, 1))), r"expected shape \(4, 1\)"),
+        (lambda net: fastnet.one_hot([0, 1, 5], 3), "labels must lie in 0..2"),
+        (lambda net: fastnet.one_hot([0, -1], 3), "labels must lie in 0..2"),
+        (lambda net: fastnet.one_hot([0.5, 1], 3), "integer"),
+        (lambda net: net.set_params([np.full((3, 2), np.nan), np.zeros((1, 3))], [np.zeros(3), np.zeros(1)]), "NaN or Inf"),
+    ],
+)
+def test_bad_input_to_every_other_entry_raises_value_error(call, message):
+    net = fastnet.Network([2, 3, 1], seed=0)
+    before = [W.copy() for W in net.weights + net.biases]
+    with pytest.raises(ValueError, match=message):
+        call(net)
+    for old, new in zip(before, net.weights + net.biases):
+        np.testing.assert_array_equal(old, new)
