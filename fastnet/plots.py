@@ -26,6 +26,11 @@ def cost_curve(history, path, title="", ylabel="cost"):
         ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
+    return _finish(plt, fig, ax, title, path)
+
+
+def _finish(plt, fig, ax, title, path):
+    """Title, grid, tight layout, save and close: the end of every 2-D figure."""
     ax.set_title(title, fontsize=10)
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
@@ -57,9 +62,4 @@ def function_curve(x, y, marks, path, title=""):
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
     ax.plot(x, y, color="tab:blue")
     ax.scatter(marks[0], marks[1], color="tab:red", s=12, zorder=3)
-    ax.set_title(title, fontsize=10)
-    ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _finish(plt, fig, ax, title, path)
