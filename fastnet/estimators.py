@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .encoding import one_hot
 from .model_file import ModelFileError, read_archive
 from .network import Network, network_from_archive
+from .validation import positive_number
 
 
 class _FastNetBase(BaseEstimator):
@@ -92,8 +93,7 @@ class _FastNetBase(BaseEstimator):
                                  batch_size=self._batch(X.shape[0]), optimizer=self.optimizer, callback=callback)
 
     def _fit(self, X, y, n_out):
-        if self.max_iter is None or isinstance(self.max_iter, bool) or not int(self.max_iter) == self.max_iter or self.max_iter < 1:
-            raise ValueError(f"max_iter must be a positive integer, got {self.max_iter!r}")
+        positive_number("max_iter", self.max_iter, integer=True)
         if not 0 < self.validation_fraction < 1:
             raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}")
         self.network_ = self._build(X.shape[1], n_out)
