@@ -4,10 +4,20 @@ Backends that cannot run here are still collected and skipped with the reason
 the registry gives (for cupy: CuPy missing or no GPU), so a skip is never silent.
 """
 
+import os
+
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from fastnet.backends import BACKENDS, backend_status
+
+# Property tests draw the same examples on every run ("derandomize"), so CI cannot
+# fail on a draw nobody has seen before. To hunt for new counterexamples, run
+# with HYPOTHESIS_PROFILE=explore (fresh random draws each run).
+settings.register_profile("repeatable", derandomize=True, print_blob=True)
+settings.register_profile("explore", print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 def _backend_params(names):

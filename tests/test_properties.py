@@ -7,14 +7,14 @@ finite differences.
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import fastnet
 
 from .conftest import require_backend
-from .test_cross_backend import assert_close
-from .test_gradcheck import numerical_gradient, relative_error
+from .test_cross_backend import RTOL, assert_close
+from .test_gradcheck import numerical_gradient
 
 OUTPUT_LOSS = [("sigmoid", "mse"), ("tanh", "mse"), ("identity", "mse"), ("relu", "mse"), ("softmax", "mse"),
                ("softmax", "cross_entropy"), ("sigmoid", "cross_entropy")]
@@ -41,6 +41,30 @@ def networks(draw, hidden=("sigmoid", "tanh", "relu", "identity")):
     return settings_, X, Y
 
 
+def gradient_rtol(net, X):
+    """1e-10, widened by how much a saturated tanh or sigmoid amplifies a 1-ulp difference.
+
+    The backends' exp/tanh may differ in the last bit of h. Near saturation the
+    derivative is a difference of nearly equal numbers (tanh: 1 - h**2), so that last
+    bit becomes a relative error of about eps / (1 - |h|) in every gradient behind
+    the unit. Hypothesis finds such units (one CI run drew a tanh output at
+    1 - 1.1e-7, where numba and numpy then agree to 8.5e-10). Capped at 1e-6, far
+    below the O(1) error a wrong formula gives.
+    """
+    net.forward(X)
+    amplification = 0.0
+    for act, h in zip(net._activations, net._workspace(X.shape[0]).h):
+        if act == "tanh":
+            margin = 1.0 - np.abs(h)
+        elif act == "sigmoid":
+            margin = np.minimum(h, 1.0 - h)
+        else:
+            continue
+        with np.errstate(divide="ignore"):
+            amplification += float(np.max(1.0 / margin))
+    return min(RTOL + 8 * np.finfo(float).eps * amplification, 1e-6)
+
+
 @pytest.mark.parametrize("name", ["python", "numba"])
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=networks())
@@ -51,13 +75,33 @@ def test_loop_backends_agree_with_numpy_on_any_network(name, case):
     assert_close(other.forward(X), ref.forward(X))
     (c_ref, g_ref), (c_other, g_other) = ref.backprop(X, Y), other.backprop(X, Y)
     assert c_other == pytest.approx(c_ref, rel=1e-10, abs=1e-12)
+    rtol = gradient_rtol(ref, X)
     for (dW_a, db_a), (dW_b, db_b) in zip(g_other, g_ref):
-        assert_close(dW_a, dW_b)
-        assert_close(db_a, db_b)
+        assert_close(dW_a, dW_b, rtol)
+        assert_close(db_a, db_b, rtol)
     ref.fit(X, Y, epochs=1, lr=0.1)
     other.fit(X, Y, epochs=1, lr=0.1)
     for a, b in zip(other.get_params()[0], ref.get_params()[0]):
         assert_close(a, b)
+
+
+def finite_difference_noise(net, X, Y, cost, step=1e-6):
+    """How far rounding alone can move a central difference of the cost (absolute).
+
+    The cost is known to about eps * |cost|, and binary cross-entropy's log(1 - h)
+    loses more: h carries a relative eps, so 1 - h carries eps * h / (1 - h).
+    Divided by the step, that noise is the same for every gradient entry however
+    small the entry, so small gradients under a large or saturated cost can only be
+    checked to this floor (hypothesis found both: a tanh-sigmoid-MSE net with cost
+    6 and gradient 1.5e-5, and a sigmoid output at 1 - 1e-9 under cross-entropy).
+    """
+    amplification = max(1.0, abs(cost))
+    if net.loss == "cross_entropy" and net.output_activation == "sigmoid":
+        H = net.forward(X)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_entry = Y * (1.0 - H) / H + (1.0 - Y) * H / (1.0 - H)
+        amplification += float(np.nan_to_num(per_entry, nan=np.inf).sum()) / len(X)
+    return 32 * np.finfo(float).eps * amplification / step
 
 
 @settings(max_examples=60, deadline=None)
@@ -68,12 +112,11 @@ def test_gradients_match_finite_differences_on_any_network(case):
     if kwargs["output_activation"] == "relu":
         for b in net.biases:
             b += 1.0  # keep pre-activations away from relu's kink
-    _, grads = net.backprop(X, Y)
+    cost, grads = net.backprop(X, Y)
+    floor = finite_difference_noise(net, X, Y, cost)
+    assume(floor < 1e-4)  # the cost is too noisy here for differences to see the gradient
     for (dW, db), W, b in zip(grads, net.weights, net.biases):
         for analytic, param in ((dW, W), (db, b)):
             numeric = numerical_gradient(net, X, Y, param)
-            scale = max(np.abs(numeric).max(), np.abs(analytic).max())
-            if scale < 1e-7:  # a vanishing gradient (saturated unit): compare absolutely
-                assert np.abs(analytic - numeric).max() < 1e-8
-            else:
-                assert relative_error(analytic, numeric) < 1e-5
+            error = np.linalg.norm(analytic - numeric)
+            assert error <= 1e-5 * (np.linalg.norm(analytic) + np.linalg.norm(numeric)) + floor * np.sqrt(param.size)
