@@ -50,6 +50,10 @@ def main(argv=None):
         "",
         report.table(benchmarks),
         "",
+        "### Goals (issue 6), as ratios within this run",
+        "",
+        report.goals(benchmarks),
+        "",
     ])
     with open(os.path.join(args.out, "report.md"), "w") as fh:
         fh.write(text)

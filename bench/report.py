@@ -64,6 +64,47 @@ def table(benchmarks):
     return "\n".join(lines)
 
 
+CPU_BACKENDS = ("python", "numba", "numpy", "fused")
+
+
+def _times(benchmarks):
+    """{workload: {variant: seconds}} (scaled to the workload's iteration count)."""
+    out = defaultdict(dict)
+    for b in benchmarks:
+        out[b["extra_info"].get("workload", b["group"])][b["extra_info"]["variant"]] = scaled_time(b)[0]
+    return out
+
+
+def goals(benchmarks):
+    """Markdown: issue 6's performance goals, each read off this run's own ratios."""
+    times = _times(benchmarks)
+    lines = ["| goal | measured in this run | met? |", "|---|---|---|"]
+
+    def row(goal, measured, ok):
+        lines.append(f"| {goal} | {measured} | {'yes' if ok else 'no'} |")
+
+    fwd = times.get("forward 100-100-50-10", {})
+    if "python" in fwd:
+        for variant, target in (("numpy", 300), ("fused", 300), ("numba", 100)):
+            if variant in fwd:
+                ratio = fwd["python"] / fwd[variant]
+                row(f"{variant} over python, forward 100-100-50-10, ≥ {target}×", f"{ratio:.0f}×", ratio >= target)
+    for shape in ("3-3-1", "3-3-3-1"):
+        t = times.get(f"forward {shape}", {})
+        if "numba" in t and "numpy" in t:
+            row(f"numba at least as fast as numpy, forward {shape}",
+                f"{_fmt_time(t['numba'])} vs {_fmt_time(t['numpy'])}", t["numba"] <= t["numpy"])
+    for workload in sorted(w for w in times if w.startswith("digits training")):
+        t = times[workload]
+        ours = {v: t[v] for v in CPU_BACKENDS if v in t}
+        if ours and "torch cpu (peer)" in t:
+            best = min(ours, key=ours.get)
+            ratio = t["torch cpu (peer)"] / ours[best]
+            row(f"fastest CPU backend ≥ 1.5× PyTorch CPU, {workload}",
+                f"{best} {_fmt_time(ours[best])} vs torch {_fmt_time(t['torch cpu (peer)'])}: {ratio:.2f}×", ratio >= 1.5)
+    return "\n".join(lines)
+
+
 def chart(benchmarks, path):
     """A log-scale bar chart of time per variant, one panel per workload. Needs matplotlib."""
     import matplotlib

@@ -38,7 +38,6 @@ def output_delta(ops, loss, output_activation, H, Y, out):
     sigmoid, the loss and activation derivatives cancel to (h - y) / m.
     """
     m = H.shape[0]
-    ops.scaled_difference(H, Y, 1.0 / m, out)
     if loss == "mse":
-        ops.activation_backward(output_activation, H, out, out)
-    return out
+        return ops.mse_delta(output_activation, H, Y, 1.0 / m, out)
+    return ops.scaled_difference(H, Y, 1.0 / m, out)

@@ -23,7 +23,7 @@ def test_get_backend_returns_one_shared_ops_per_name(backend):
 
 
 def test_unknown_backend_lists_the_valid_names():
-    with pytest.raises(ValueError, match="valid: auto, python, numba, numpy, cupy"):
+    with pytest.raises(ValueError, match="valid: auto, python, numba, numpy, fused, cupy"):
         get_backend("tensorflow")
 
 

@@ -115,7 +115,7 @@ def test_get_params_returns_independent_numpy_copies():
         (dict(layers=[2, 1], loss="cross_entropy", output_activation="tanh"), "output_activation='softmax'"),
         (dict(layers=[2, 1], init="zeros"), "valid: uniform, xavier, he"),
         (dict(layers=[2, 1], dtype="float16"), "valid: float64, float32"),
-        (dict(layers=[2, 1], backend="jax"), "valid: auto, python, numba, numpy, cupy"),
+        (dict(layers=[2, 1], backend="jax"), "valid: auto, python, numba, numpy, fused, cupy"),
     ],
 )
 def test_bad_construction_arguments_raise_clear_errors(kwargs, message):

@@ -8,7 +8,7 @@ import os
 
 from .ops import ACTIVATIONS, Ops
 
-BACKENDS = ("python", "numba", "numpy", "cupy")
+BACKENDS = ("python", "numba", "numpy", "fused", "cupy")
 ENV_VAR = "FASTNET_BACKEND"
 
 _INSTALL_HINT = {
@@ -45,6 +45,17 @@ def _make_numba():
         ) from exc
 
 
+def _make_fused():
+    try:
+        from .fused_ops import FusedOps
+
+        return FusedOps()
+    except ImportError as exc:
+        raise BackendUnavailableError(
+            f"backend 'fused' needs Numba, which is not installed ({exc}); {_INSTALL_HINT['numba']}"
+        ) from exc
+
+
 def _make_cupy():
     try:
         import cupy
@@ -72,6 +83,7 @@ _FACTORIES = {
     "python": _make_python,
     "numba": _make_numba,
     "numpy": _make_numpy,
+    "fused": _make_fused,
     "cupy": _make_cupy,
 }
 
@@ -138,7 +150,7 @@ def backend_status(name):
 
 
 def available_backends():
-    """Names of the backends that can run on this machine, in the order python, numba, numpy, cupy."""
+    """Names of the backends that can run on this machine, in the order python, numba, numpy, fused, cupy."""
     return [name for name in BACKENDS if backend_status(name)[0]]
 
 

@@ -223,6 +223,11 @@ class Ops:
         out *= scale
         return out
 
+    def mse_delta(self, kind, H, Y, scale, out):
+        """out = (H - Y) * scale * f'(z): the MSE's error signal through output activation ``kind``."""
+        self.scaled_difference(H, Y, scale, out)
+        return self.activation_backward(kind, H, out, out)
+
     def mse_cost(self, H, Y):
         """Mean over rows of 1/2 ||y - h||^2, as a 0-d array on this backend."""
         d = H - Y

@@ -43,7 +43,7 @@ def add_parser(sub):
     p.add_argument("--loss", help="mse or cross_entropy (default: from the recipe)")
     p.add_argument("--init", help="uniform, xavier or he (default: from the recipe)")
     p.add_argument("--optimizer", default="gd", help=f"{', '.join(OPTIMIZERS)} (default gd: full-batch gradient descent)")
-    p.add_argument("--backend", default="auto", help="auto (the GPU if there is one, else numpy), python, numba, numpy, cupy")
+    p.add_argument("--backend", default="auto", help="auto (the GPU if there is one, else numpy), python, numba, numpy, fused (numpy + numba kernels, fastest on a CPU), cupy")
     p.add_argument("--dtype", default="float64", help="float64 or float32")
     p.add_argument("--epochs", type=int, help="default: from the recipe (3000)")
     p.add_argument("--lr", type=float, help="learning rate (default: from the recipe)")

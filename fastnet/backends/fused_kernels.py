@@ -1,0 +1,193 @@
+"""Numba kernels of the ``fused`` backend: one pass over memory per layer step.
+
+NumPy evaluates ``1 / (1 + exp(-(z + b)))`` as four separate passes, and on a CPU
+without AVX-512 its float64 ``exp`` is a scalar libm call per element (~6 ns).
+These kernels fuse each elementwise step into one loop, and compute ``exp`` with
+an exp written so that LLVM can vectorise it (AVX2: four doubles at a time):
+
+* range reduction  x = k ln2 + r,  |r| <= ln2 / 2, in two parts (Cody-Waite),
+* exp(r) by its Taylor series to r**13 (truncation below 5e-18 relative),
+* 2**k by writing k into the exponent bits of a double.
+
+The "shifter" 1.5 * 2**52 rounds x log2(e) to the nearest integer k and leaves k in
+the low bits of the sum, so no float-to-int conversion (which AVX2 lacks for
+64-bit integers) is needed. That trick relies on ``(t + S) - S`` being computed as
+written, so these kernels are compiled with ``fastmath`` limited to ``contract``
+(fused multiply-add), never ``reassoc``, which would simplify the trick away.
+
+Each kernel is plain Python over NumPy arrays and runs uncompiled too (the tests
+check both against NumPy); :class:`fastnet.backends.fused_ops.FusedOps` compiles them.
+"""
+
+import numpy as np
+
+LOG2E = 1.4426950408889634
+LN2_HI = 6.93147180369123816490e-01  # ln 2 split so that k * LN2_HI is exact for |k| < 2**20
+LN2_LO = 1.90821492927058770002e-10
+SHIFTER = 6755399441055744.0  # 1.5 * 2**52
+SHIFTER_BITS = 0x4338000000000000  # its IEEE-754 bit pattern
+EXP_LIMIT = 708.0  # |x| clamped here: 2**k stays a normal double; sigmoid/softmax saturate anyway
+
+# a_n = 1/n!, n = 0..13: the Taylor coefficients of exp(r).
+A0, A1, A2, A3, A4, A5, A6, A7 = 1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040
+A8, A9, A10, A11, A12, A13 = 1.0 / 40320, 1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800
+CHUNK = 512  # elements per block: the block and its scratch stay in L1 cache
+
+
+def exp_parts(x, n, scratch):
+    """Split exp(x[:n]) in place: x[i] becomes exp(r_i) and scratch[i] the double 2**k_i.
+
+    exp(x[i]) is then x[i] * scratch[i]; callers fuse that product into their own
+    last pass. NaN stays NaN; |x| beyond 708 is clamped (exp(+-708) = 3e307, 3e-308).
+    """
+    for i in range(n):
+        v = x[i]
+        v = EXP_LIMIT if v > EXP_LIMIT else v
+        v = -EXP_LIMIT if v < -EXP_LIMIT else v
+        t = v * LOG2E + SHIFTER  # rounds to k + SHIFTER, k = nearest integer to v log2(e)
+        k = t - SHIFTER
+        r = (v - k * LN2_HI) - k * LN2_LO
+        # Estrin's scheme, not Horner's: pairs evaluated independently, then combined
+        # with r^2, r^4, r^8. The dependency chain is 5 steps instead of 13, and that
+        # chain's latency, not arithmetic, is what bounds this loop.
+        r2 = r * r
+        r4 = r2 * r2
+        q0 = (A0 + A1 * r) + (A2 + A3 * r) * r2
+        q1 = (A4 + A5 * r) + (A6 + A7 * r) * r2
+        q2 = (A8 + A9 * r) + (A10 + A11 * r) * r2
+        q3 = A12 + A13 * r
+        p = (q0 + q1 * r4) + (q2 + q3 * r4) * (r4 * r4)
+        x[i] = p
+        scratch[i] = t
+    bits = scratch.view(np.int64)
+    for i in range(n):
+        bits[i] = (bits[i] - SHIFTER_BITS + 1023) << 52  # the double 2**k
+
+
+def exp_block(x, n, scratch):
+    """x[:n] = exp(x[:n]) in place; ``scratch`` is a float64 array of at least n."""
+    exp_parts(x, n, scratch)
+    for i in range(n):
+        x[i] *= scratch[i]
+
+
+def sigmoid_of_negated_block(x, n, scratch):
+    """x[:n] = 1 / (1 + exp(x[:n])) in place: the sigmoid of -x."""
+    exp_parts(x, n, scratch)
+    for i in range(n):
+        x[i] = 1.0 / (1.0 + x[i] * scratch[i])
+
+
+def exp_inplace(a):
+    """a = exp(a) for a contiguous float64 array of any shape (the vectorised exp alone)."""
+    flat = a.reshape(-1)
+    scratch = np.empty(CHUNK, np.float64)
+    for start in range(0, flat.size, CHUNK):
+        block = flat[start : start + CHUNK]
+        exp_block(block, block.size, scratch)
+
+
+def bias_sigmoid(Z, b, out):
+    """out = 1 / (1 + exp(-(Z + b))), row-broadcast bias; out may alias Z."""
+    m, n = Z.shape
+    for i in range(m):
+        for j in range(n):
+            out[i, j] = -(Z[i, j] + b[j])
+    flat = out.reshape(-1)
+    scratch = np.empty(CHUNK, np.float64)
+    for start in range(0, m * n, CHUNK):
+        block = flat[start : start + CHUNK]
+        sigmoid_of_negated_block(block, block.size, scratch)
+
+
+def bias_softmax(Z, b, out):
+    """out = softmax(Z + b) row by row, each row shifted by its maximum; out may alias Z."""
+    m, n = Z.shape
+    buf = np.empty(n, np.float64)
+    scratch = np.empty(n, np.float64)
+    for i in range(m):
+        top = -np.inf
+        for j in range(n):
+            buf[j] = Z[i, j] + b[j]
+            top = max(top, buf[j])
+        for j in range(n):
+            buf[j] -= top
+        exp_block(buf, n, scratch)
+        total = 0.0
+        for j in range(n):
+            total += buf[j]
+        for j in range(n):
+            out[i, j] = buf[j] / total
+
+
+def bias_relu(Z, b, out):
+    """out = max(Z + b, 0); out may alias Z."""
+    m, n = Z.shape
+    for i in range(m):
+        for j in range(n):
+            v = Z[i, j] + b[j]
+            out[i, j] = v if v > 0.0 else 0.0
+
+
+def bias_tanh(Z, b, out):
+    """out = tanh(Z + b); out may alias Z (libm's tanh: exact to an ulp, not vectorised)."""
+    m, n = Z.shape
+    for i in range(m):
+        for j in range(n):
+            out[i, j] = np.tanh(Z[i, j] + b[j])
+
+
+def bias_identity(Z, b, out):
+    """out = Z + b; out may alias Z."""
+    m, n = Z.shape
+    for i in range(m):
+        for j in range(n):
+            out[i, j] = Z[i, j] + b[j]
+
+
+def mse_sigmoid_delta(H, Y, scale, out):
+    """out = (H - Y) * scale * H * (1 - H): d(mean MSE)/dz through a sigmoid, one pass."""
+    m, n = H.shape
+    for i in range(m):
+        for j in range(n):
+            h = H[i, j]
+            out[i, j] = (h - Y[i, j]) * scale * h * (1.0 - h)
+
+
+def sigmoid_backward(H, dH, out):
+    """out = dH * H * (1 - H); out may alias dH."""
+    m, n = H.shape
+    for i in range(m):
+        for j in range(n):
+            h = H[i, j]
+            out[i, j] = dH[i, j] * h * (1.0 - h)
+
+
+def column_sums(A, out):
+    """out[j] = sum over rows of A[:, j] (the bias gradient), rows outermost for locality."""
+    m, n = A.shape
+    for j in range(n):
+        out[j] = 0.0
+    for i in range(m):
+        for j in range(n):
+            out[j] += A[i, j]
+
+
+def mse_cost(H, Y):
+    """Mean over rows of 1/2 ||y - h||^2, in one pass without temporaries."""
+    m, n = H.shape
+    total = 0.0
+    for i in range(m):
+        for j in range(n):
+            d = H[i, j] - Y[i, j]
+            total += d * d
+    return 0.5 * total / m
+
+
+KERNELS = {
+    "sigmoid": bias_sigmoid,
+    "softmax": bias_softmax,
+    "relu": bias_relu,
+    "tanh": bias_tanh,
+    "identity": bias_identity,
+}

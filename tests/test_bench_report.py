@@ -1,0 +1,31 @@
+"""The benchmark report reads issue 6's goals off one run's own numbers."""
+
+from bench import report
+
+
+def _bench(workload, variant, seconds, **extra):
+    return {"group": workload, "stats": {"mean": seconds}, "extra_info": dict(workload=workload, variant=variant, **extra)}
+
+
+def test_goals_are_ratios_within_the_run_and_say_whether_each_is_met():
+    runs = [
+        _bench("forward 100-100-50-10", "python", 6e-3),
+        _bench("forward 100-100-50-10", "numpy", 30e-6),  # 200x: below 300
+        _bench("forward 100-100-50-10", "fused", 12e-6),  # 500x
+        _bench("forward 100-100-50-10", "numba", 20e-6),  # 300x: above 100
+        _bench("forward 3-3-1", "numba", 10e-6),
+        _bench("forward 3-3-1", "numpy", 9e-6),  # numba slower: not met
+        # python timed over 3 iterations and scaled to 3000; fused is the fastest CPU backend
+        _bench("digits training [float64]", "python", 3.0, iterations=3, scale_to=3000),
+        _bench("digits training [float64]", "numpy", 3.0),
+        _bench("digits training [float64]", "fused", 2.0),
+        _bench("digits training [float64]", "torch cpu (peer)", 3.2),  # 1.6x
+        _bench("digits training [float64]", "plain numpy (peer)", 0.1),  # a peer is not a backend
+    ]
+    lines = report.goals(runs).splitlines()
+    assert "| numpy over python, forward 100-100-50-10, ≥ 300× | 200× | no |" in lines
+    assert "| fused over python, forward 100-100-50-10, ≥ 300× | 500× | yes |" in lines
+    assert "| numba over python, forward 100-100-50-10, ≥ 100× | 300× | yes |" in lines
+    assert any(line.startswith("| numba at least as fast as numpy, forward 3-3-1 |") and line.endswith("| no |") for line in lines)
+    digits = [line for line in lines if "digits training [float64]" in line]
+    assert digits == ["| fastest CPU backend ≥ 1.5× PyTorch CPU, digits training [float64] | fused 2 s vs torch 3.2 s: 1.60× | yes |"]
