@@ -45,7 +45,8 @@ class Network:
     init : {"uniform", "xavier", "he"}, default "uniform"
         ``uniform`` draws every weight and bias from U[0, 1), as the tutorial.
     backend : str or Ops, default "numpy"
-        ``"python"``, ``"numba"``, ``"numpy"``, ``"cupy"`` or ``"auto"``.
+        ``"python"``, ``"numba"``, ``"numpy"``, ``"fused"`` (numpy plus Numba
+        kernels, the fastest on a CPU), ``"cupy"`` or ``"auto"``.
     dtype : {"float64", "float32"}, default "float64"
     seed : int, optional
         Seeds the initial weights and the mini-batch shuffling.

@@ -107,7 +107,7 @@ def get_backend(name=None):
     Parameters
     ----------
     name : str or Ops, optional
-        ``"python"``, ``"numba"``, ``"numpy"``, ``"cupy"`` or ``"auto"`` (the GPU
+        ``"python"``, ``"numba"``, ``"numpy"``, ``"fused"``, ``"cupy"`` or ``"auto"`` (the GPU
         when CuPy imports and a device answers, else ``"numpy"``). When None, the
         environment variable ``FASTNET_BACKEND`` decides, defaulting to ``"auto"``.
         An ``Ops`` instance is returned as it is.

@@ -161,33 +161,3 @@ def sigmoid_backward(H, dH, out):
         for j in range(n):
             h = H[i, j]
             out[i, j] = dH[i, j] * h * (1.0 - h)
-
-
-def column_sums(A, out):
-    """out[j] = sum over rows of A[:, j] (the bias gradient), rows outermost for locality."""
-    m, n = A.shape
-    for j in range(n):
-        out[j] = 0.0
-    for i in range(m):
-        for j in range(n):
-            out[j] += A[i, j]
-
-
-def mse_cost(H, Y):
-    """Mean over rows of 1/2 ||y - h||^2, in one pass without temporaries."""
-    m, n = H.shape
-    total = 0.0
-    for i in range(m):
-        for j in range(n):
-            d = H[i, j] - Y[i, j]
-            total += d * d
-    return 0.5 * total / m
-
-
-KERNELS = {
-    "sigmoid": bias_sigmoid,
-    "softmax": bias_softmax,
-    "relu": bias_relu,
-    "tanh": bias_tanh,
-    "identity": bias_identity,
-}

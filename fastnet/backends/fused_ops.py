@@ -5,12 +5,14 @@ products: four ufunc passes (and, without AVX-512, a scalar libm ``exp``) per
 sigmoid, three more per derivative, a strided reduction for each bias gradient.
 This subclass keeps :class:`~fastnet.backends.ops.Ops` as it is and overrides only
 those hot spots with the one-pass kernels of :mod:`fastnet.backends.fused_kernels`
-(bias + activation, the output delta, the derivative product, the bias gradient,
-the cost). For a handful of rows, where BLAS's call overhead dominates, a layer
+(bias + activation, the output delta, the derivative product), and with the
+``numba`` backend's compiled loops for the bias gradient and the cost. For a handful of rows, where BLAS's call overhead dominates, a layer
 runs as one compiled loop instead (the ``numba`` backend's dense kernel).
 """
 
 import types
+
+import numpy
 
 from . import fused_kernels as fk
 from .ops import Ops
@@ -64,9 +66,11 @@ class FusedOps(Ops):
         }
         self._mse_sigmoid_delta = jit(fk.mse_sigmoid_delta)
         self._sigmoid_backward = jit(fk.sigmoid_backward)
-        self._column_sums = jit(fk.column_sums)
-        self._mse_cost = jit(fk.mse_cost)
-        self._loop_dense = get_backend("numba").k.dense  # the numba backend's compiled loops
+        # Where the numba backend's compiled loops are already one pass, reuse them.
+        loops = get_backend("numba").k
+        self._column_sums = loops.sum_rows
+        self._mse_cost = loops.mse_cost
+        self._loop_dense = loops.dense
         self._loop_kind = _kind
 
     def dense(self, X, W, b, kind, out):
@@ -74,6 +78,10 @@ class FusedOps(Ops):
             return super().dense(X, W, b, kind, out)  # raises the unknown-activation error
         if X.shape[0] * W.size <= SMALL_LAYER:
             self._loop_dense(X, W, b, self._loop_kind(kind), out)
+        elif out.dtype == numpy.float32 and kind in ("sigmoid", "softmax"):
+            # NumPy's float32 exp is SIMD already (8 lanes); the kernel's exp works in
+            # float64 (4 lanes) and measured 2-3x slower here, so keep NumPy's passes.
+            super().dense(X, W, b, kind, out)
         else:
             self.xp.matmul(X, W.T, out=out)
             self._bias_activation[kind](out, b, out)
