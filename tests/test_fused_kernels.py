@@ -27,7 +27,8 @@ def fused():
 def _exp_compiled():
     import numba
 
-    from fastnet.backends.fused_ops import FASTMATH, _rebound
+    from fastnet.backends.fused_ops import FASTMATH
+    from fastnet.backends.loop_ops import _rebound
 
     parts = numba.njit(fastmath=FASTMATH)(fused_kernels.exp_parts)
     block = numba.njit(fastmath=FASTMATH)(_rebound(fused_kernels.exp_block, exp_parts=parts))

@@ -10,11 +10,10 @@ those hot spots with the one-pass kernels of :mod:`fastnet.backends.fused_kernel
 runs as one compiled loop instead (the ``numba`` backend's dense kernel).
 """
 
-import types
-
 import numpy
 
 from . import fused_kernels as fk
+from .loop_ops import _rebound
 from .ops import Ops
 
 # Below this many multiply-adds a layer is one compiled loop rather than a BLAS call
@@ -23,16 +22,6 @@ SMALL_LAYER = 16_384
 
 # Never "reassoc": the exp's rounding trick needs (t + S) - S evaluated as written.
 FASTMATH = {"contract"}
-
-
-def _rebound(fn, **names):
-    """A copy of ``fn`` that sees ``names`` (compiled kernels) instead of its module globals."""
-    glb = dict(fn.__globals__)
-    glb.update(names)
-    copy = types.FunctionType(fn.__code__, glb, fn.__name__, fn.__defaults__, fn.__closure__)
-    copy.__qualname__ = fn.__qualname__
-    copy.__module__ = fn.__module__
-    return copy
 
 
 class FusedOps(Ops):
