@@ -23,6 +23,12 @@ SMALL_LAYER = 16_384
 # Never "reassoc": the exp's rounding trick needs (t + S) - S evaluated as written.
 FASTMATH = {"contract"}
 
+# Python's error model makes every float division check for zero and raise
+# ZeroDivisionError, and that branch stops LLVM from vectorising the sigmoid's
+# 1 / (1 + e) (measured: 95 -> 57 us per 1078 x 30 layer). NumPy's model gives
+# inf instead; the kernels never divide by zero (1 + e >= 1, a softmax row sums to >= 1).
+ERROR_MODEL = "numpy"
+
 
 class FusedOps(Ops):
     """NumPy storage and BLAS GEMMs, with fused Numba kernels for the elementwise work.
@@ -41,7 +47,7 @@ class FusedOps(Ops):
         from .loop_ops import _kind
 
         def jit(fn, **names):
-            return numba.njit(cache=True, fastmath=FASTMATH)(_rebound(fn, **names) if names else fn)
+            return numba.njit(cache=True, fastmath=FASTMATH, error_model=ERROR_MODEL)(_rebound(fn, **names) if names else fn)
 
         exp_parts = jit(fk.exp_parts)
         sigmoid_block = jit(fk.sigmoid_of_negated_block, exp_parts=exp_parts)
