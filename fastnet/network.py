@@ -7,6 +7,7 @@ tutorial: layer l maps h (m, n_in) to z = h W^T + b (m, n_out) and h' = f(z).
 
 from . import losses
 from .backends import ACTIVATIONS, get_backend
+from .flat_buffer import FlatBuffer
 from .initializers import initialize, make_rng
 from .model_file import ModelFileError, parameters_from, read_archive, write_archive
 from .optimizers import make_optimizer
@@ -102,12 +103,17 @@ class Network:
         rng = make_rng(seed)
         params = initialize(init, self.layers, rng)
         self._rng = rng  # continues the same stream for mini-batch shuffling
-        self._W = [self.ops.asarray(W, self.dtype) for W, _ in params]
-        self._b = [self.ops.asarray(b, self.dtype) for _, b in params]
-        self._grads = [(self.ops.alloc(W.shape, self.dtype), self.ops.alloc(b.shape, self.dtype)) for W, b in zip(self._W, self._b)]
-        # Flat views in one fixed order (W0, b0, W1, b1, ...): what optimisers update.
-        self._params = [p for pair in zip(self._W, self._b) for p in pair]
-        self._flat_grads = [g for pair in self._grads for g in pair]
+        # Every parameter, in the fixed order W0, b0, W1, b1, ..., is a view into one
+        # flat array, and so is every gradient: an update is one call over it.
+        initial = [p for pair in params for p in pair]
+        self._param_buffer = FlatBuffer(self.ops, [p.shape for p in initial], self.dtype)
+        self._grad_buffer = self._param_buffer.like(self.ops)
+        self._params = self._param_buffer.views
+        for view, value in zip(self._params, initial):
+            view[...] = self.ops.asarray(value, self.dtype)
+        self._W, self._b = self._params[0::2], self._params[1::2]
+        self._flat_grads = self._grad_buffer.views
+        self._grads = list(zip(self._flat_grads[0::2], self._flat_grads[1::2]))
         self._optimizer = None  # kept between fit calls, so Adam's moments carry on
         self._workspaces = {}
         self.history = []
@@ -355,7 +361,7 @@ class Network:
         self.history = state["history"]
         if state["optimizer"] is not None:
             name, t, arrays = state["optimizer"]
-            self._optimizer = make_optimizer(name, self.ops, self._params)
+            self._optimizer = make_optimizer(name, self.ops, self._param_buffer)
             self._optimizer.t = t
             for dst, src in zip(self._optimizer.state, arrays):
                 dst[...] = self.ops.asarray(src, self.dtype)

@@ -1,7 +1,10 @@
 """Parameter update rules, written once against the ops so they run on every backend.
 
-An optimiser holds its state (velocities, moments, step count) as backend arrays,
-one per parameter, so a checkpoint can save it and a resumed run continues exactly.
+An optimiser updates a :class:`~fastnet.flat_buffer.FlatBuffer` of parameters
+from a buffer of gradients laid out the same way, so each step is one call per
+rule, whatever the number of layers. Its state (velocities, moments) lives in
+buffers of the same layout; ``state`` lists their per-parameter views, which is
+what a checkpoint saves, so a resumed run continues exactly.
 """
 
 OPTIMIZERS = ("gd", "sgd", "momentum", "adam")
@@ -23,23 +26,33 @@ class GradientDescent:
     Parameters
     ----------
     ops : fastnet.backends.Ops
-    params : list of arrays
-        The arrays updated in place, in a fixed order.
+    params : FlatBuffer
+        The parameters, updated in place.
     """
 
     name = "gd"
+    n_state = 0  # state buffers of the parameters' layout
 
     def __init__(self, ops, params):
         self.ops = ops
         self.params = params
         self.t = 0  # updates applied so far
-        self.state = []  # backend arrays that a checkpoint must keep
+        self.buffers = [params.like(ops) for _ in range(self.n_state)]
+
+    @property
+    def state(self):
+        """Per-parameter views of the state buffers: the arrays a checkpoint keeps."""
+        return [view for buffer in self.buffers for view in buffer.views]
+
+    @property
+    def flat_state(self):
+        """The state buffers' flat arrays (what a snapshot copies)."""
+        return [buffer.flat for buffer in self.buffers]
 
     def step(self, grads, lr):
-        """Apply one update from ``grads`` (same order and shapes as ``params``)."""
+        """Apply one update from ``grads``, a FlatBuffer laid out like ``params``."""
         self.t += 1
-        for p, g in zip(self.params, grads):
-            self.ops.axpy(p, g, -lr)
+        self.ops.axpy(self.params.flat, grads.flat, -lr)
 
     def hyperparameters(self):
         """Settings that a resumed run must share, as a JSON-ready dict."""
@@ -61,16 +74,15 @@ class Momentum(GradientDescent):
     """
 
     name = "momentum"
+    n_state = 1  # the velocity
 
     def __init__(self, ops, params, mu=0.9):
         super().__init__(ops, params)
         self.mu = mu
-        self.state = [ops.alloc(p.shape, p.dtype) for p in params]
 
     def step(self, grads, lr):
         self.t += 1
-        for p, g, v in zip(self.params, grads, self.state):
-            self.ops.momentum_update(p, g, v, lr, self.mu)
+        self.ops.momentum_update(self.params.flat, grads.flat, self.buffers[0].flat, lr, self.mu)
 
     def hyperparameters(self):
         return {"mu": self.mu}
@@ -85,19 +97,17 @@ class Adam(GradientDescent):
     """
 
     name = "adam"
+    n_state = 2  # state = [m1 of every param..., m2 of every param...]
 
     def __init__(self, ops, params, beta1=0.9, beta2=0.999, eps=1e-8):
         super().__init__(ops, params)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
-        # state = [m1 of every param..., m2 of every param...]
-        self.state = [ops.alloc(p.shape, p.dtype) for p in params] + [ops.alloc(p.shape, p.dtype) for p in params]
 
     def step(self, grads, lr):
         self.t += 1
-        n = len(self.params)
         c1, c2 = 1.0 - self.beta1**self.t, 1.0 - self.beta2**self.t  # bias corrections
-        for p, g, m1, m2 in zip(self.params, grads, self.state[:n], self.state[n:]):
-            self.ops.adam_update(p, g, m1, m2, lr, self.beta1, self.beta2, self.eps, c1, c2)
+        m1, m2 = self.buffers
+        self.ops.adam_update(self.params.flat, grads.flat, m1.flat, m2.flat, lr, self.beta1, self.beta2, self.eps, c1, c2)
 
     def hyperparameters(self):
         return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
@@ -107,5 +117,5 @@ _CLASSES = {cls.name: cls for cls in (GradientDescent, StochasticGradientDescent
 
 
 def make_optimizer(name, ops, params):
-    """Return a fresh optimiser ``name`` updating ``params`` in place."""
+    """Return a fresh optimiser ``name`` updating the FlatBuffer ``params`` in place."""
     return _CLASSES[check_optimizer(name)](ops, params)

@@ -101,17 +101,18 @@ def fit_network(net, X, Y, *, epochs, lr, batch_size, optimizer, callback, check
     start_epoch, history = 0, []
     if resume is not None:
         state = checkpoints.read(resume, net, settings)  # raises before anything changes
-        opt = make_optimizer(optimizer, ops, net._params)
+        opt = make_optimizer(optimizer, ops, net._param_buffer)
         checkpoints.restore(state, net, opt)
         start_epoch, history = state.epoch, list(state.history)
     else:
         opt = net._optimizer if net._optimizer is not None and net._optimizer.name == optimizer else None
-        opt = opt or make_optimizer(optimizer, ops, net._params)
+        opt = opt or make_optimizer(optimizer, ops, net._param_buffer)
     net._optimizer = opt
     net.history = history
 
-    snapshot = Snapshot(ops, net._params + opt.state)
-    grads = net._flat_grads
+    params = net._param_buffer.flat
+    snapshot = Snapshot(ops, [params] + opt.flat_state)
+    grads = net._grad_buffer
     updates = 0
     in_update = False  # True from the snapshot until the update is known good
 
@@ -122,7 +123,7 @@ def fit_network(net, X, Y, *, epochs, lr, batch_size, optimizer, callback, check
         in_update = True
         opt.step(grads, lr)
         updates += 1
-        if not ops.all_finite(net._params + [cost]):
+        if not ops.all_finite([params, cost]):
             opt.t = snapshot.restore()
             in_update = False
             raise DivergenceError(epoch + 1, updates, lr, list(history))
