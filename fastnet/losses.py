@@ -18,26 +18,25 @@ def check_loss(loss, output_activation):
         )
 
 
-def cost(ops, loss, output_activation, H, Y):
-    """Mean over the batch of the per-sample loss, as a 0-d array or scalar of the backend.
+def cost_and_delta(ops, loss, output_activation, H, Y, out):
+    """Mean cost of the batch, and d(mean cost)/dz of the output layer written into ``out``.
 
-    ``mse`` is the tutorial's J, 1/2 ||y - h||^2 per sample. ``cross_entropy`` is
-    -sum y log h after a softmax, and the binary form summed over the outputs
-    after a sigmoid.
+    The cost is a 0-d array or scalar of the backend. ``mse`` is the tutorial's J,
+    1/2 ||y - h||^2 per sample; ``cross_entropy`` is -sum y log h after a softmax,
+    and the binary form summed over the outputs after a sigmoid. Both come from
+    one call, so a backend can compute them in one pass over H and Y.
+
+    The 1/m of the mean is applied to the delta here, once, so every gradient
+    further back already belongs to the mean cost. For cross-entropy after a
+    softmax or a sigmoid, the loss and activation derivatives cancel to (h - y) / m.
+
+    Returns
+    -------
+    cost, delta
+        ``delta`` is ``out``.
     """
+    scale = 1.0 / H.shape[0]
     if loss == "mse":
-        return ops.mse_cost(H, Y)
-    return ops.cross_entropy_cost(H, Y, binary=output_activation == "sigmoid")
-
-
-def output_delta(ops, loss, output_activation, H, Y, out):
-    """Write d(mean cost)/dz of the output layer into ``out`` (shape of H).
-
-    The 1/m of the mean is applied here, once, so every gradient further back
-    already belongs to the mean cost. For cross-entropy after a softmax or a
-    sigmoid, the loss and activation derivatives cancel to (h - y) / m.
-    """
-    m = H.shape[0]
-    if loss == "mse":
-        return ops.mse_delta(output_activation, H, Y, 1.0 / m, out)
-    return ops.scaled_difference(H, Y, 1.0 / m, out)
+        return ops.mse_cost_and_delta(output_activation, H, Y, scale, out), out
+    cost = ops.cross_entropy_cost(H, Y, binary=output_activation == "sigmoid")
+    return cost, ops.scaled_difference(H, Y, scale, out)

@@ -187,8 +187,7 @@ class Network:
         ops = self.ops
         ws = self._workspace(X.shape[0])
         H = self._forward(X, ws)
-        cost = losses.cost(ops, self.loss, self.output_activation, H, Y)
-        delta = losses.output_delta(ops, self.loss, self.output_activation, H, Y, ws.delta[-1])
+        cost, delta = losses.cost_and_delta(ops, self.loss, self.output_activation, H, Y, ws.delta[-1])
         for l in range(len(self._W) - 1, -1, -1):
             h_prev = X if l == 0 else ws.h[l - 1]
             dW, db = self._grads[l]

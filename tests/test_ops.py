@@ -56,3 +56,32 @@ def test_cross_entropy_of_a_saturated_wrong_output_is_large_but_finite(backend):
     Y = ops.asarray(np.array([[0.0, 1.0]]))
     cost = float(ops.cross_entropy_cost(H, Y, binary=False))
     assert np.isfinite(cost) and cost == pytest.approx(-np.log(np.finfo(np.float64).tiny))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, None], ids=["nan", "inf", "-inf", "all-finite"])
+def test_all_finite_finds_one_bad_value_anywhere(backend, dtype, bad):
+    ops = get_backend(backend)
+    for position in (0, 17, 999):  # first, middle, last: no lane or remainder is skipped
+        a = np.random.default_rng(position).normal(size=1000) * 1e30
+        if bad is not None:
+            a[position] = bad
+        cost = np.float64(0.5)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert ops.all_finite([ops.asarray(a, dtype), cost]) is (bad is None)
+    assert ops.all_finite([ops.asarray(np.ones(3), dtype), np.float64(np.nan)]) is False
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("kind", ["sigmoid", "tanh", "identity"])
+def test_mse_cost_and_delta_is_the_cost_and_the_delta(backend, kind, dtype):
+    ops = get_backend(backend)
+    rng = np.random.default_rng(4)
+    H, Y = rng.random((37, 10)), rng.random((37, 10))
+    out = ops.alloc(H.shape, dtype)
+    cost = ops.mse_cost_and_delta(kind, ops.asarray(H, dtype), ops.asarray(Y, dtype), 1 / 37, out)
+    derivative = {"sigmoid": H * (1 - H), "tanh": 1 - H * H, "identity": np.ones_like(H)}[kind]
+    rtol = 1e-12 if dtype == "float64" else 1e-5
+    np.testing.assert_allclose(float(cost), 0.5 * np.sum((H - Y) ** 2) / 37, rtol=rtol)
+    np.testing.assert_allclose(to_numpy(out), (H - Y) / 37 * derivative, rtol=rtol * 10, atol=rtol * 1e-2)

@@ -145,13 +145,20 @@ def bias_identity(Z, b, out):
             out[i, j] = Z[i, j] + b[j]
 
 
-def mse_sigmoid_delta(H, Y, scale, out):
-    """out = (H - Y) * scale * H * (1 - H): d(mean MSE)/dz through a sigmoid, one pass."""
-    m, n = H.shape
-    for i in range(m):
-        for j in range(n):
-            h = H[i, j]
-            out[i, j] = (h - Y[i, j]) * scale * h * (1.0 - h)
+def mse_sigmoid_cost_delta(H, Y, scale, out):
+    """out = (H - Y) * scale * H * (1 - H), the MSE's delta through a sigmoid; returns sum (H - Y)**2.
+
+    One pass over contiguous H, Y, out, flattened so that the loop is long enough to
+    vectorise; the sum is accumulated in float64 whatever the dtype.
+    """
+    h_flat, y_flat, out_flat = H.reshape(-1), Y.reshape(-1), out.reshape(-1)
+    total = 0.0
+    for i in range(h_flat.shape[0]):
+        h = h_flat[i]
+        d = h - y_flat[i]
+        total += d * d
+        out_flat[i] = d * scale * h * (1.0 - h)
+    return total
 
 
 def sigmoid_backward(H, dH, out):

@@ -2,26 +2,31 @@
 
 The numpy backend spends most of a small network's time outside the matrix
 products: four ufunc passes (and, without AVX-512, a scalar libm ``exp``) per
-sigmoid, three more per derivative, a strided reduction for each bias gradient.
-This subclass keeps :class:`~fastnet.backends.ops.Ops` as it is and overrides only
-those hot spots with the one-pass kernels of :mod:`fastnet.backends.fused_kernels`
-(bias + activation, the output delta, the derivative product), and with the
-``numba`` backend's compiled loops for the bias gradient and the cost. For a handful of rows, where BLAS's call overhead dominates, a layer
-runs as one compiled loop instead (the ``numba`` backend's dense kernel).
+sigmoid, three more per derivative, a strided reduction for each bias gradient,
+a temporary per parameter update. This subclass keeps
+:class:`~fastnet.backends.ops.Ops` as it is and overrides only those hot spots:
+with the one-pass kernels of :mod:`fastnet.backends.fused_kernels` (bias +
+activation, the output delta and cost together, the derivative product), and with
+the ``numba`` backend's compiled loops where those are one pass already (bias
+gradient, parameter updates, the divergence check). For a handful of rows, where
+BLAS's call overhead dominates, a layer runs as one compiled loop instead (the
+``numba`` backend's dense kernel).
 """
 
 import numpy
 
 from . import fused_kernels as fk
-from .loop_ops import _rebound
+from .loop_ops import LoopOps, _rebound
 from .ops import Ops
 
 # Below this many multiply-adds a layer is one compiled loop rather than a BLAS call
 # plus a kernel (measured: a 1 x 100 x 100 layer, BLAS 2.8 us + 0.5 us, loop ~1.5 us).
 SMALL_LAYER = 16_384
 
-# Never "reassoc": the exp's rounding trick needs (t + S) - S evaluated as written.
+# Never "reassoc" where the exp is: its rounding trick needs (t + S) - S evaluated
+# as written. Reductions without an exp add it, which lets LLVM vectorise the sum.
 FASTMATH = {"contract"}
+REDUCTION_FASTMATH = {"contract", "reassoc"}
 
 # Python's error model makes every float division check for zero and raise
 # ZeroDivisionError, and that branch stops LLVM from vectorising the sigmoid's
@@ -46,8 +51,9 @@ class FusedOps(Ops):
         from . import get_backend
         from .loop_ops import _kind
 
-        def jit(fn, **names):
-            return numba.njit(cache=True, fastmath=FASTMATH, error_model=ERROR_MODEL)(_rebound(fn, **names) if names else fn)
+        def jit(fn, fastmath=FASTMATH, **names):
+            fn = _rebound(fn, **names) if names else fn
+            return numba.njit(cache=True, fastmath=fastmath, error_model=ERROR_MODEL)(fn)
 
         exp_parts = jit(fk.exp_parts)
         sigmoid_block = jit(fk.sigmoid_of_negated_block, exp_parts=exp_parts)
@@ -59,20 +65,25 @@ class FusedOps(Ops):
             "tanh": jit(fk.bias_tanh),
             "identity": jit(fk.bias_identity),
         }
-        self._mse_sigmoid_delta = jit(fk.mse_sigmoid_delta)
+        self._mse_sigmoid_cost_delta = jit(fk.mse_sigmoid_cost_delta, fastmath=REDUCTION_FASTMATH)
         self._sigmoid_backward = jit(fk.sigmoid_backward)
-        # Where the numba backend's compiled loops are already one pass, reuse them.
-        loops = get_backend("numba").k
-        self._column_sums = loops.sum_rows
-        self._mse_cost = loops.mse_cost
-        self._loop_dense = loops.dense
+        # Where the numba backend's compiled loops are one pass already, reuse them:
+        # ``self.k`` is what the LoopOps methods borrowed below call.
+        self.k = get_backend("numba").k
         self._loop_kind = _kind
+
+    sum_rows = LoopOps.sum_rows
+    mse_cost = LoopOps.mse_cost
+    all_finite = LoopOps.all_finite
+    axpy = LoopOps.axpy
+    momentum_update = LoopOps.momentum_update
+    adam_update = LoopOps.adam_update
 
     def dense(self, X, W, b, kind, out):
         if kind not in self._bias_activation:
             return super().dense(X, W, b, kind, out)  # raises the unknown-activation error
         if X.shape[0] * W.size <= SMALL_LAYER:
-            self._loop_dense(X, W, b, self._loop_kind(kind), out)
+            self.k.dense(X, W, b, self._loop_kind(kind), out)
         elif out.dtype == numpy.float32 and kind in ("sigmoid", "softmax"):
             # NumPy's float32 exp is SIMD already (8 lanes); the kernel's exp works in
             # float64 (4 lanes) and measured 2-3x slower here, so keep NumPy's passes.
@@ -91,17 +102,10 @@ class FusedOps(Ops):
 
     def weight_grads(self, delta, H, dW, db):
         self.xp.matmul(delta.T, H, out=dW)
-        self._column_sums(delta, db)
+        self.k.sum_rows(delta, db)
 
-    def sum_rows(self, A, out):
-        self._column_sums(A, out)
-        return out
-
-    def mse_delta(self, kind, H, Y, scale, out):
+    def mse_cost_and_delta(self, kind, H, Y, scale, out):
         if kind != "sigmoid":
-            return super().mse_delta(kind, H, Y, scale, out)
-        self._mse_sigmoid_delta(H, Y, H.dtype.type(scale), out)
-        return out
-
-    def mse_cost(self, H, Y):
-        return H.dtype.type(self._mse_cost(H, Y))
+            return super().mse_cost_and_delta(kind, H, Y, scale, out)
+        total = self._mse_sigmoid_cost_delta(H, Y, H.dtype.type(scale), out)
+        return H.dtype.type(0.5 * total / H.shape[0])

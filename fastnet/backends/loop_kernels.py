@@ -170,6 +170,19 @@ def sum_rows(A, out):
             out[j] += A[i, j]
 
 
+def all_finite(a):
+    """True when the flat (1-D) array ``a`` holds no NaN or Inf: the divergence check.
+
+    Counts instead of returning at the first bad value, so the compiled loop has no
+    early exit and vectorises; training calls it on a finite buffer almost always.
+    """
+    bad = 0
+    for i in range(a.shape[0]):
+        if not math.isfinite(a[i]):
+            bad += 1
+    return bad == 0
+
+
 def axpy(param, grad, step):
     """param += step * grad over flat (1-D) views: the gradient-descent update."""
     for i in range(param.shape[0]):

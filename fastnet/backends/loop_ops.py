@@ -32,6 +32,7 @@ KERNEL_NAMES = (
     "mse_cost",
     "cross_entropy_cost",
     "sum_rows",
+    "all_finite",
     "axpy",
     "momentum_update",
     "adam_update",
@@ -62,6 +63,10 @@ class LoopOps(Ops):
     def sum_rows(self, A, out):
         self.k.sum_rows(A, out)
         return out
+
+    def all_finite(self, arrays):
+        # numpy.asarray turns a cost scalar into a 0-d array, reshape(-1) into one element.
+        return all(self.k.all_finite(numpy.asarray(a).reshape(-1)) for a in arrays)
 
     def axpy(self, param, grad, step):
         # Parameters are contiguous, so reshape(-1) is a view and the update lands in place.

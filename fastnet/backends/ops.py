@@ -228,6 +228,12 @@ class Ops:
         self.scaled_difference(H, Y, scale, out)
         return self.activation_backward(kind, H, out, out)
 
+    def mse_cost_and_delta(self, kind, H, Y, scale, out):
+        """:meth:`mse_cost` of H, Y, returned, and :meth:`mse_delta` written into ``out``."""
+        cost = self.mse_cost(H, Y)
+        self.mse_delta(kind, H, Y, scale, out)
+        return cost
+
     def mse_cost(self, H, Y):
         """Mean over rows of 1/2 ||y - h||^2, as a 0-d array on this backend."""
         d = H - Y
