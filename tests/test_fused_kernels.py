@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from fastnet.backends import fused_kernels, get_backend
+from fastnet.backends.loop_ops import _rebound
 
 from .conftest import require_backend
 
@@ -24,39 +25,57 @@ def fused():
     return get_backend("fused")
 
 
-def _exp_compiled():
-    import numba
-
-    from fastnet.backends.fused_ops import FASTMATH
-    from fastnet.backends.loop_ops import _rebound
-
-    parts = numba.njit(fastmath=FASTMATH)(fused_kernels.exp_parts)
-    block = numba.njit(fastmath=FASTMATH)(_rebound(fused_kernels.exp_block, exp_parts=parts))
-    return numba.njit(_rebound(fused_kernels.exp_inplace, exp_block=block))
-
-
 def test_vectorised_exp_is_within_two_ulp_of_numpy_everywhere(fused):
-    exp_inplace = _exp_compiled()
     x = np.concatenate([np.linspace(-708, 708, 400_001), np.random.default_rng(0).normal(scale=5, size=100_000)])
     got = x.copy()
-    exp_inplace(got)
+    fused._float64.exp_inplace(got)
     ref = np.exp(x)
     assert np.max(np.abs(got - ref) / ref) <= 2 * EPS
+
+
+def test_float32_exp_is_within_two_float32_ulp_everywhere(fused):
+    x = np.concatenate([np.linspace(-87, 87, 400_001), np.random.default_rng(0).normal(scale=5, size=100_000)])
+    x = x.astype(np.float32)
+    got = x.copy()
+    fused._float32.exp_inplace(got)
+    assert got.dtype == np.float32
+    exact = np.exp(x.astype(np.float64))  # the float32 input's exp, before rounding to float32
+    ulps = np.abs(got - exact) / np.spacing(exact.astype(np.float32)).astype(np.float64)
+    assert ulps.max() <= 2
+
+
+def _plain_python_exp(names=None):
+    """fused_kernels' exp with its callees bound to the plain (uncompiled) functions."""
+    names = names or {}
+    polynomial = fused_kernels.exp_polynomial_float32 if names else fused_kernels.exp_polynomial
+    parts = _rebound(fused_kernels.exp_parts, **names, exp_polynomial=polynomial)
+    block = _rebound(fused_kernels.exp_block, **names, exp_parts=parts)
+    return _rebound(fused_kernels.exp_inplace, **names, exp_block=block)
 
 
 def test_plain_python_exp_gives_the_compiled_numbers(fused):
     x = np.random.default_rng(1).normal(scale=30, size=2000)
     compiled, plain = x.copy(), x.copy()
-    _exp_compiled()(compiled)
+    fused._float64.exp_inplace(compiled)
     fused_kernels.exp_inplace(plain)  # the same source, interpreted
     np.testing.assert_allclose(plain, compiled, rtol=4 * EPS, atol=0)
+    x32 = x.astype(np.float32) / 4
+    compiled, plain = x32.copy(), x32.copy()
+    fused._float32.exp_inplace(compiled)
+    _plain_python_exp(fused_kernels.FLOAT32)(plain)
+    np.testing.assert_allclose(plain, compiled, rtol=4 * np.finfo(np.float32).eps, atol=0)
 
 
-def test_exp_keeps_nan_and_clamps_beyond_708(fused):
-    x = np.array([np.nan, 1000.0, -1000.0, np.inf, -np.inf, 0.0])
-    _exp_compiled()(x)
+@pytest.mark.parametrize("precision", ["_float64", "_float32"])
+def test_exp_keeps_nan_and_clamps_beyond_its_limit(fused, precision):
+    kernels = getattr(fused, precision)
+    dtype = np.float32 if precision == "_float32" else np.float64
+    limit = float(fused_kernels.FLOAT32["EXP_LIMIT"]) if dtype == np.float32 else fused_kernels.EXP_LIMIT
+    x = np.array([np.nan, 1000.0, -1000.0, np.inf, -np.inf, 0.0], dtype)
+    kernels.exp_inplace(x)
     assert np.isnan(x[0])
-    np.testing.assert_allclose(x[1:], [np.exp(708.0), np.exp(-708.0), np.exp(708.0), np.exp(-708.0), 1.0], rtol=2 * EPS)
+    expected = np.exp(np.array([limit, -limit, limit, -limit, 0.0]))
+    np.testing.assert_allclose(x[1:], expected, rtol=4 * np.finfo(dtype).eps)
 
 
 def _layer(m, n_in, n_out, dtype, scale=1.0, seed=0):
@@ -84,16 +103,19 @@ def test_dense_matches_numpy(fused, kind, m, n_in, n_out, dtype):
     np.testing.assert_allclose(got, ref, rtol=RTOL[dtype], atol=RTOL[dtype] * scale)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("kind", ["sigmoid", "softmax"])
-def test_saturated_layers_stay_finite_quiet_and_exact(fused, kind):
-    X, W, b = _layer(400, 64, 30, "float64", scale=1e3)  # pre-activations up to ~1e4
-    got, ref = np.empty((400, 30)), np.empty((400, 30))
+def test_saturated_layers_stay_finite_quiet_and_exact(fused, kind, dtype):
+    X, W, b = _layer(400, 64, 30, dtype, scale=1e3)  # pre-activations up to ~1e4
+    got, ref = np.empty((400, 30), dtype), np.empty((400, 30), dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fused.dense(X, W, b, kind, got)
     get_backend("numpy").dense(X, W, b, kind, ref)
     assert np.all(np.isfinite(got))
-    np.testing.assert_allclose(got, ref, rtol=1e-13, atol=1e-300)
+    # Beyond the exp's clamp the kernel gives the sigmoid of +-EXP_LIMIT (3e-308 in
+    # float64, 2e-38 in float32) where NumPy's overflowing exp gives exactly 0.
+    np.testing.assert_allclose(got, ref, rtol=RTOL[dtype], atol=1e-300 if dtype == "float64" else 1e-37)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

@@ -19,6 +19,8 @@ Each kernel is plain Python over NumPy arrays and runs uncompiled too (the tests
 check both against NumPy); :class:`fastnet.backends.fused_ops.FusedOps` compiles them.
 """
 
+import math
+
 import numpy as np
 
 LOG2E = 1.4426950408889634
@@ -33,12 +35,65 @@ A0, A1, A2, A3, A4, A5, A6, A7 = 1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120
 A8, A9, A10, A11, A12, A13 = 1.0 / 40320, 1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800
 CHUNK = 512  # elements per block: the block and its scratch stay in L1 cache
 
+# The element type, written as names so that one source serves both precisions:
+# these are float64's, and FLOAT32 below holds the float32 replacements that
+# FusedOps binds into a second compiled copy (Numba freezes globals as constants,
+# and a Python float literal would turn float32 arithmetic into float64).
+FLOAT, INT = np.float64, np.int64
+ZERO, ONE, INF = 0.0, 1.0, np.inf
+EXPONENT_BIAS, MANTISSA_BITS = 1023, 52
+
+
+def exp_polynomial(r):
+    """exp(r) for |r| <= ln2 / 2, by its Taylor series to r**13 (truncation below 5e-18 relative).
+
+    Estrin's scheme, not Horner's: pairs evaluated independently, then combined
+    with r^2, r^4, r^8. The dependency chain is 5 steps instead of 13, and that
+    chain's latency, not arithmetic, is what bounds the loops that call this.
+    """
+    r2 = r * r
+    r4 = r2 * r2
+    q0 = (A0 + A1 * r) + (A2 + A3 * r) * r2
+    q1 = (A4 + A5 * r) + (A6 + A7 * r) * r2
+    q2 = (A8 + A9 * r) + (A10 + A11 * r) * r2
+    q3 = A12 + A13 * r
+    return (q0 + q1 * r4) + (q2 + q3 * r4) * (r4 * r4)
+
+
+# float32: 1/n! to n = 7 (truncation below 6e-9, under half a float32 ulp), the
+# shifter 1.5 * 2**23, and ln 2 split so that k * LN2_HI is exact for |k| < 2**15.
+B0, B1, B2, B3, B4, B5, B6, B7 = (np.float32(1.0 / math.factorial(n)) for n in range(8))
+
+
+def exp_polynomial_float32(r):
+    """exp(r) for |r| <= ln2 / 2 in float32, by its Taylor series to r**7 (Estrin's scheme)."""
+    r2 = r * r
+    return ((B0 + B1 * r) + (B2 + B3 * r) * r2) + ((B4 + B5 * r) + (B6 + B7 * r) * r2) * (r2 * r2)
+
+
+FLOAT32 = {
+    "FLOAT": np.float32,
+    "INT": np.int32,
+    "ZERO": np.float32(0.0),
+    "ONE": np.float32(1.0),
+    "INF": np.float32(np.inf),
+    "LOG2E": np.float32(LOG2E),
+    "LN2_HI": np.float32(0.693359375),
+    "LN2_LO": np.float32(-2.12194440e-4),
+    "SHIFTER": np.float32(12582912.0),  # 1.5 * 2**23
+    "SHIFTER_BITS": np.int32(0x4B400000),
+    "EXPONENT_BIAS": np.int32(127),
+    "MANTISSA_BITS": np.int32(23),
+    "EXP_LIMIT": np.float32(87.0),  # 2**k stays a normal float32: exp(+-87) = 6e37, 1.6e-38
+}
+
 
 def exp_parts(x, n, scratch):
-    """Split exp(x[:n]) in place: x[i] becomes exp(r_i) and scratch[i] the double 2**k_i.
+    """Split exp(x[:n]) in place: x[i] becomes exp(r_i) and scratch[i] the float 2**k_i.
 
     exp(x[i]) is then x[i] * scratch[i]; callers fuse that product into their own
-    last pass. NaN stays NaN; |x| beyond 708 is clamped (exp(+-708) = 3e307, 3e-308).
+    last pass. NaN stays NaN; |x| beyond EXP_LIMIT is clamped (float64: 708, where
+    exp(+-708) = 3e307, 3e-308).
     """
     for i in range(n):
         v = x[i]
@@ -47,21 +102,11 @@ def exp_parts(x, n, scratch):
         t = v * LOG2E + SHIFTER  # rounds to k + SHIFTER, k = nearest integer to v log2(e)
         k = t - SHIFTER
         r = (v - k * LN2_HI) - k * LN2_LO
-        # Estrin's scheme, not Horner's: pairs evaluated independently, then combined
-        # with r^2, r^4, r^8. The dependency chain is 5 steps instead of 13, and that
-        # chain's latency, not arithmetic, is what bounds this loop.
-        r2 = r * r
-        r4 = r2 * r2
-        q0 = (A0 + A1 * r) + (A2 + A3 * r) * r2
-        q1 = (A4 + A5 * r) + (A6 + A7 * r) * r2
-        q2 = (A8 + A9 * r) + (A10 + A11 * r) * r2
-        q3 = A12 + A13 * r
-        p = (q0 + q1 * r4) + (q2 + q3 * r4) * (r4 * r4)
-        x[i] = p
+        x[i] = exp_polynomial(r)
         scratch[i] = t
-    bits = scratch.view(np.int64)
+    bits = scratch.view(INT)
     for i in range(n):
-        bits[i] = (bits[i] - SHIFTER_BITS + 1023) << 52  # the double 2**k
+        bits[i] = (bits[i] - SHIFTER_BITS + EXPONENT_BIAS) << MANTISSA_BITS  # the float 2**k
 
 
 def exp_block(x, n, scratch):
@@ -75,13 +120,13 @@ def sigmoid_of_negated_block(x, n, scratch):
     """x[:n] = 1 / (1 + exp(x[:n])) in place: the sigmoid of -x."""
     exp_parts(x, n, scratch)
     for i in range(n):
-        x[i] = 1.0 / (1.0 + x[i] * scratch[i])
+        x[i] = ONE / (ONE + x[i] * scratch[i])
 
 
 def exp_inplace(a):
-    """a = exp(a) for a contiguous float64 array of any shape (the vectorised exp alone)."""
+    """a = exp(a) for a contiguous FLOAT array of any shape (the vectorised exp alone)."""
     flat = a.reshape(-1)
-    scratch = np.empty(CHUNK, np.float64)
+    scratch = np.empty(CHUNK, FLOAT)
     for start in range(0, flat.size, CHUNK):
         block = flat[start : start + CHUNK]
         exp_block(block, block.size, scratch)
@@ -94,7 +139,7 @@ def bias_sigmoid(Z, b, out):
         for j in range(n):
             out[i, j] = -(Z[i, j] + b[j])
     flat = out.reshape(-1)
-    scratch = np.empty(CHUNK, np.float64)
+    scratch = np.empty(CHUNK, FLOAT)
     for start in range(0, m * n, CHUNK):
         block = flat[start : start + CHUNK]
         sigmoid_of_negated_block(block, block.size, scratch)
@@ -103,17 +148,17 @@ def bias_sigmoid(Z, b, out):
 def bias_softmax(Z, b, out):
     """out = softmax(Z + b) row by row, each row shifted by its maximum; out may alias Z."""
     m, n = Z.shape
-    buf = np.empty(n, np.float64)
-    scratch = np.empty(n, np.float64)
+    buf = np.empty(n, FLOAT)
+    scratch = np.empty(n, FLOAT)
     for i in range(m):
-        top = -np.inf
+        top = -INF
         for j in range(n):
             buf[j] = Z[i, j] + b[j]
             top = max(top, buf[j])
         for j in range(n):
             buf[j] -= top
         exp_block(buf, n, scratch)
-        total = 0.0
+        total = ZERO
         for j in range(n):
             total += buf[j]
         for j in range(n):
@@ -126,7 +171,7 @@ def bias_relu(Z, b, out):
     for i in range(m):
         for j in range(n):
             v = Z[i, j] + b[j]
-            out[i, j] = v if v > 0.0 else 0.0
+            out[i, j] = v if v > ZERO else ZERO
 
 
 def bias_tanh(Z, b, out):
@@ -157,7 +202,7 @@ def mse_sigmoid_cost_delta(H, Y, scale, out):
         h = h_flat[i]
         d = h - y_flat[i]
         total += d * d
-        out_flat[i] = d * scale * h * (1.0 - h)
+        out_flat[i] = d * scale * h * (ONE - h)
     return total
 
 
@@ -167,4 +212,4 @@ def sigmoid_backward(H, dH, out):
     for i in range(m):
         for j in range(n):
             h = H[i, j]
-            out[i, j] = dH[i, j] * h * (1.0 - h)
+            out[i, j] = dH[i, j] * h * (ONE - h)

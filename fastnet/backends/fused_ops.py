@@ -51,26 +51,15 @@ class FusedOps(Ops):
         from . import get_backend
         from .loop_ops import _kind
 
-        def jit(fn, fastmath=FASTMATH, **names):
-            fn = _rebound(fn, **names) if names else fn
-            return numba.njit(cache=True, fastmath=fastmath, error_model=ERROR_MODEL)(fn)
-
-        exp_parts = jit(fk.exp_parts)
-        sigmoid_block = jit(fk.sigmoid_of_negated_block, exp_parts=exp_parts)
-        exp_block = jit(fk.exp_block, exp_parts=exp_parts)
-        self._bias_activation = {
-            "sigmoid": jit(fk.bias_sigmoid, sigmoid_of_negated_block=sigmoid_block),
-            "softmax": jit(fk.bias_softmax, exp_block=exp_block),
-            "relu": jit(fk.bias_relu),
-            "tanh": jit(fk.bias_tanh),
-            "identity": jit(fk.bias_identity),
-        }
-        self._mse_sigmoid_cost_delta = jit(fk.mse_sigmoid_cost_delta, fastmath=REDUCTION_FASTMATH)
-        self._sigmoid_backward = jit(fk.sigmoid_backward)
+        self._float64 = _compile_kernels(numba, {}, "")
+        self._float32 = _compile_kernels(numba, fk.FLOAT32, "_float32")
         # Where the numba backend's compiled loops are one pass already, reuse them:
         # ``self.k`` is what the LoopOps methods borrowed below call.
         self.k = get_backend("numba").k
         self._loop_kind = _kind
+
+    def _kernels(self, array):
+        return self._float32 if array.dtype == numpy.float32 else self._float64
 
     sum_rows = LoopOps.sum_rows
     mse_cost = LoopOps.mse_cost
@@ -80,24 +69,20 @@ class FusedOps(Ops):
     adam_update = LoopOps.adam_update
 
     def dense(self, X, W, b, kind, out):
-        if kind not in self._bias_activation:
+        if kind not in self._float64.bias_activation:
             return super().dense(X, W, b, kind, out)  # raises the unknown-activation error
         if X.shape[0] * W.size <= SMALL_LAYER:
             self.k.dense(X, W, b, self._loop_kind(kind), out)
-        elif out.dtype == numpy.float32 and kind in ("sigmoid", "softmax"):
-            # NumPy's float32 exp is SIMD already (8 lanes); the kernel's exp works in
-            # float64 (4 lanes) and measured 2-3x slower here, so keep NumPy's passes.
-            super().dense(X, W, b, kind, out)
         else:
             self.xp.matmul(X, W.T, out=out)
-            self._bias_activation[kind](out, b, out)
+            self._kernels(out).bias_activation[kind](out, b, out)
         return out
 
     def hidden_delta(self, delta, W, H, kind, out):
         if kind != "sigmoid":
             return super().hidden_delta(delta, W, H, kind, out)
         self.xp.matmul(delta, W, out=out)
-        self._sigmoid_backward(H, out, out)
+        self._kernels(out).sigmoid_backward(H, out, out)
         return out
 
     def weight_grads(self, delta, H, dW, db):
@@ -107,5 +92,37 @@ class FusedOps(Ops):
     def mse_cost_and_delta(self, kind, H, Y, scale, out):
         if kind != "sigmoid":
             return super().mse_cost_and_delta(kind, H, Y, scale, out)
-        total = self._mse_sigmoid_cost_delta(H, Y, H.dtype.type(scale), out)
+        total = self._kernels(out).mse_sigmoid_cost_delta(H, Y, H.dtype.type(scale), out)
         return H.dtype.type(0.5 * total / H.shape[0])
+
+
+class _Kernels:
+    """The fused kernels compiled for one dtype."""
+
+
+def _compile_kernels(numba, names, suffix):
+    """Compile :mod:`fused_kernels` with its global ``names`` replaced (see ``FLOAT32``).
+
+    ``suffix`` gives each precision's copies their own Numba cache entries.
+    """
+
+    def jit(fn, fastmath=FASTMATH, **callees):
+        copy = _rebound(fn, suffix, **names, **callees)
+        return numba.njit(cache=True, fastmath=fastmath, error_model=ERROR_MODEL)(copy)
+
+    polynomial = jit(fk.exp_polynomial_float32 if names else fk.exp_polynomial)
+    exp_parts = jit(fk.exp_parts, exp_polynomial=polynomial)
+    sigmoid_block = jit(fk.sigmoid_of_negated_block, exp_parts=exp_parts)
+    k = _Kernels()
+    k.exp_block = jit(fk.exp_block, exp_parts=exp_parts)
+    k.exp_inplace = jit(fk.exp_inplace, exp_block=k.exp_block)  # the exp alone, for its tests
+    k.bias_activation = {
+        "sigmoid": jit(fk.bias_sigmoid, sigmoid_of_negated_block=sigmoid_block),
+        "softmax": jit(fk.bias_softmax, exp_block=k.exp_block),
+        "relu": jit(fk.bias_relu),
+        "tanh": jit(fk.bias_tanh),
+        "identity": jit(fk.bias_identity),
+    }
+    k.mse_sigmoid_cost_delta = jit(fk.mse_sigmoid_cost_delta, fastmath=REDUCTION_FASTMATH)
+    k.sigmoid_backward = jit(fk.sigmoid_backward)
+    return k
