@@ -213,8 +213,9 @@ class Network:
         """
         Xb, was_1d, native = self._to_backend_inputs(X)
         H = self._forward(Xb, self._workspace(Xb.shape[0]))
-        out = H.copy() if native else self.ops.to_numpy(H).copy()
-        return out[0] if was_1d else out
+        H = H[0] if was_1d else H
+        # A copy: H is a workspace buffer that the next call overwrites.
+        return H.copy() if native else self.ops.to_numpy(H).copy()
 
     def backprop(self, X, Y):
         """Cost and gradient of the mean cost over the samples in X.

@@ -16,7 +16,7 @@ BLAS's call overhead dominates, a layer runs as one compiled loop instead (the
 import numpy
 
 from . import fused_kernels as fk
-from .loop_ops import LoopOps, _rebound
+from .loop_ops import _KINDS, LoopOps, _rebound
 from .ops import Ops
 
 # Below this many multiply-adds a layer is one compiled loop rather than a BLAS call
@@ -49,14 +49,12 @@ class FusedOps(Ops):
         import numba  # imported here: ``import fastnet`` must not import numba
 
         from . import get_backend
-        from .loop_ops import _kind
 
         self._float64 = _compile_kernels(numba, {}, "")
         self._float32 = _compile_kernels(numba, fk.FLOAT32, "_float32")
         # Where the numba backend's compiled loops are one pass already, reuse them:
         # ``self.k`` is what the LoopOps methods borrowed below call.
         self.k = get_backend("numba").k
-        self._loop_kind = _kind
         # A small layer never reaches the numba backend's parallel threshold, so skip
         # its size dispatch (a Python call, ~0.7 us of a ~4 us layer) and call the
         # serial build directly.
@@ -73,10 +71,10 @@ class FusedOps(Ops):
     adam_update = LoopOps.adam_update
 
     def dense(self, X, W, b, kind, out):
-        if kind not in self._float64.bias_activation:
+        if kind not in _KINDS:
             return super().dense(X, W, b, kind, out)  # raises the unknown-activation error
         if X.shape[0] * W.size <= SMALL_LAYER:
-            self._small_dense(X, W, b, self._loop_kind(kind), out)
+            self._small_dense(X, W, b, _KINDS[kind], out)
         else:
             self.xp.matmul(X, W.T, out=out)
             self._kernels(out).bias_activation[kind](out, b, out)
