@@ -35,7 +35,7 @@ def main(argv=None):
             print("PyTorch peer skipped: torch is not installed (pip install torch)", flush=True)
             continue
         cmd = [sys.executable, "-m", "pytest", HERE, "-q", "-p", "no:cacheprovider", "-m", marker,
-               f"--benchmark-json={path}", "--benchmark-columns=mean,stddev,rounds", "--benchmark-sort=mean"]
+               f"--benchmark-json={path}", "--benchmark-columns=min,median,mean,stddev,rounds", "--benchmark-sort=min"]
         if args.k:
             cmd += ["-k", args.k]
         print("$", " ".join(cmd), flush=True)
