@@ -30,6 +30,49 @@ def assert_same_training(net, X, Y, dtype, iterations=3):
         np.testing.assert_allclose(W, W_ref, rtol=rtol, atol=rtol * np.abs(W_ref).max())
 
 
+# Order matters: pytest runs these top to bottom, and python -m bench starts the
+# PyTorch peer's process right after this one. The digits runs come last here so that
+# fastnet's and PyTorch's digits timings are taken within a minute of each other (the
+# development machine's speed drifts over minutes), not before the long large-net step.
+
+
+def test_large_training_step(benchmark, backend, dtype):
+    if backend == "python":
+        pytest.skip("interpreted loops would take hours per step on the large case")
+    layers, X, Y = large_data(dtype)
+    net = tutorial_net(backend, dtype, layers)
+    reference = tutorial_net("numpy", dtype, layers)
+    rows = slice(0, 256)
+    np.testing.assert_allclose(net.backprop(X[rows], Y[rows])[0], reference.backprop(X[rows], Y[rows])[0],
+                               rtol=1e-10 if dtype == "float64" else 1e-4)
+    benchmark.pedantic(net.fit, args=(X, Y), kwargs=dict(epochs=1, lr=0.01), rounds=1)
+    record(benchmark, f"train step {X.shape[0]}x{'-'.join(map(str, layers))}", backend, dtype, iterations=1, scale_to=1)
+
+
+def test_digits_training_sklearn(benchmark):
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    data, _ = digits()
+    import warnings
+
+    def train():
+        clf = MLPClassifier(hidden_layer_sizes=(30,), activation="logistic", solver="sgd", learning_rate_init=LR,
+                            momentum=0.0, alpha=0.0, batch_size=len(data.y_train), max_iter=DIGITS_ITERATIONS,
+                            shuffle=False, tol=0.0, n_iter_no_change=DIGITS_ITERATIONS + 1, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return clf.fit(data.X_train, data.y_train)
+
+    out = {}
+    benchmark.pedantic(lambda: out.update(clf=train()), rounds=1)
+    clf = out["clf"]
+    assert clf.n_iter_ == DIGITS_ITERATIONS
+    record(benchmark, f"digits training, {DIGITS_ITERATIONS} iterations", "sklearn MLPClassifier (peer)", "float64",
+           iterations=DIGITS_ITERATIONS, scale_to=DIGITS_ITERATIONS, test_accuracy=clf.score(data.X_test, data.y_test),
+           note="softmax + cross-entropy output (scikit-learn forces it)")
+
+
 def test_digits_training(benchmark, backend, dtype):
     data, Y = digits()
     X = data.X_train.astype(dtype)
@@ -93,40 +136,3 @@ def test_digits_training_torch(benchmark, dtype, device):
     benchmark.pedantic(lambda: out.update(p=run(DIGITS_ITERATIONS)), rounds=1 if QUICK else 3)
     record(benchmark, f"digits training, {DIGITS_ITERATIONS} iterations", f"torch {device} (peer)", dtype,
            iterations=DIGITS_ITERATIONS, scale_to=DIGITS_ITERATIONS, threads=torch.get_num_threads())
-
-
-def test_digits_training_sklearn(benchmark):
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPClassifier
-
-    data, _ = digits()
-    import warnings
-
-    def train():
-        clf = MLPClassifier(hidden_layer_sizes=(30,), activation="logistic", solver="sgd", learning_rate_init=LR,
-                            momentum=0.0, alpha=0.0, batch_size=len(data.y_train), max_iter=DIGITS_ITERATIONS,
-                            shuffle=False, tol=0.0, n_iter_no_change=DIGITS_ITERATIONS + 1, random_state=0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            return clf.fit(data.X_train, data.y_train)
-
-    out = {}
-    benchmark.pedantic(lambda: out.update(clf=train()), rounds=1)
-    clf = out["clf"]
-    assert clf.n_iter_ == DIGITS_ITERATIONS
-    record(benchmark, f"digits training, {DIGITS_ITERATIONS} iterations", "sklearn MLPClassifier (peer)", "float64",
-           iterations=DIGITS_ITERATIONS, scale_to=DIGITS_ITERATIONS, test_accuracy=clf.score(data.X_test, data.y_test),
-           note="softmax + cross-entropy output (scikit-learn forces it)")
-
-
-def test_large_training_step(benchmark, backend, dtype):
-    if backend == "python":
-        pytest.skip("interpreted loops would take hours per step on the large case")
-    layers, X, Y = large_data(dtype)
-    net = tutorial_net(backend, dtype, layers)
-    reference = tutorial_net("numpy", dtype, layers)
-    rows = slice(0, 256)
-    np.testing.assert_allclose(net.backprop(X[rows], Y[rows])[0], reference.backprop(X[rows], Y[rows])[0],
-                               rtol=1e-10 if dtype == "float64" else 1e-4)
-    benchmark.pedantic(net.fit, args=(X, Y), kwargs=dict(epochs=1, lr=0.01), rounds=1)
-    record(benchmark, f"train step {X.shape[0]}x{'-'.join(map(str, layers))}", backend, dtype, iterations=1, scale_to=1)
