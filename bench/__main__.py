@@ -1,8 +1,7 @@
 """``python -m bench [--quick] [--out DIR]``: run the suite, print the speedup table.
 
-fastnet, NumPy and scikit-learn run in one pytest process; the PyTorch peer in a
-second one, because OpenBLAS's and PyTorch's thread pools slow each other down
-when they share a process. Writes DIR/bench.json (+ bench-torch.json),
+The suite runs in one pytest process, which drives the PyTorch peer in a worker
+process of its own (see :mod:`bench.torch_worker`). Writes DIR/bench.json,
 DIR/report.md and DIR/chart.png.
 """
 
@@ -25,24 +24,20 @@ def main(argv=None):
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     env = dict(os.environ, FASTNET_BENCH_QUICK="1" if args.quick else "0")
-    runs = [("not torch", "bench.json"), ("torch", "bench-torch.json")]
-    status = 0
-    for marker, name in runs:
-        path = os.path.join(args.out, name)
-        if os.path.exists(path):
-            os.remove(path)
-        if marker == "torch" and importlib.util.find_spec("torch") is None:
-            print("PyTorch peer skipped: torch is not installed (pip install torch)", flush=True)
-            continue
-        cmd = [sys.executable, "-m", "pytest", HERE, "-q", "-p", "no:cacheprovider", "-m", marker,
-               f"--benchmark-json={path}", "--benchmark-columns=min,median,mean,stddev,rounds", "--benchmark-sort=min"]
-        if args.k:
-            cmd += ["-k", args.k]
-        print("$", " ".join(cmd), flush=True)
-        rc = subprocess.call(cmd, env=env)
-        if rc not in (0, 5):  # 5: nothing selected (e.g. -k matched no torch test)
-            status = rc
-    benchmarks = report.load([os.path.join(args.out, name) for _, name in runs])
+    path = os.path.join(args.out, "bench.json")
+    if os.path.exists(path):
+        os.remove(path)
+    if importlib.util.find_spec("torch") is None:
+        print("PyTorch peer skipped: torch is not installed (pip install torch)", flush=True)
+    cmd = [sys.executable, "-m", "pytest", HERE, "-q", "-p", "no:cacheprovider", f"--benchmark-json={path}",
+           "--benchmark-columns=min,median,mean,stddev,rounds", "--benchmark-sort=min"]
+    if args.k:
+        cmd += ["-k", args.k]
+    print("$", " ".join(cmd), flush=True)
+    status = subprocess.call(cmd, env=env)
+    if status == 5:  # pytest's "nothing selected" (a -k that matched nothing): an empty report, not a failure
+        status = 0
+    benchmarks = report.load([path])
     text = "\n".join([
         f"## fastnet benchmarks ({'quick' if args.quick else 'full'} mode)",
         "",

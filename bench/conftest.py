@@ -1,12 +1,23 @@
 """Fixtures of the benchmark suite: one parameter per backend, skipped with the reason."""
 
+import importlib.util
+
 import pytest
 
 from fastnet.backends import BACKENDS, backend_status
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "torch: PyTorch peer, run in its own process by python -m bench")
+@pytest.fixture(scope="session")
+def torch_worker():
+    """The PyTorch peer's own process (see :mod:`bench.torch_worker`), or a skip saying why not."""
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("PyTorch is not installed (optional peer: pip install torch)")
+    from .torch_worker import TorchWorker
+
+    with TorchWorker() as worker:
+        if worker.call("describe") is None:
+            pytest.skip("PyTorch is installed but cannot be imported in the worker process")
+        yield worker
 
 
 @pytest.fixture(params=BACKENDS)

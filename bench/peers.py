@@ -36,14 +36,6 @@ def numpy_train(X, Y, weights, biases, iterations, lr):
     return W, b
 
 
-def torch_available():
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def torch_trainer(X, Y, weights, biases, lr, device="cpu"):
     """A closure that runs ``iterations`` full-batch steps in PyTorch, hand-written backprop.
 

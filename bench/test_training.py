@@ -1,14 +1,15 @@
 """Training: one step on digits and on a large net, and the tutorial's full digits run."""
 
-import os
+import time
 
 import numpy as np
 import pytest
 
 import fastnet
+from fastnet.backends import backend_status
 
 from .conftest import record
-from .peers import numpy_train, torch_available, torch_trainer
+from .peers import numpy_train
 from .workloads import DIGITS_ITERATIONS, PYTHON_ITERATIONS, QUICK, digits, large_data
 
 LR = 0.25
@@ -30,10 +31,10 @@ def assert_same_training(net, X, Y, dtype, iterations=3):
         np.testing.assert_allclose(W, W_ref, rtol=rtol, atol=rtol * np.abs(W_ref).max())
 
 
-# Order matters: pytest runs these top to bottom, and python -m bench starts the
-# PyTorch peer's process right after this one. The digits runs come last here so that
-# fastnet's and PyTorch's digits timings are taken within a minute of each other (the
-# development machine's speed drifts over minutes), not before the long large-net step.
+# Order: the digits runs come last, next to the PyTorch peer's (which also alternates
+# its rounds with fastnet's own, see test_digits_training_torch), so that the digits
+# timings are taken within a minute of each other: the development machine's speed
+# drifts over minutes.
 
 
 def test_large_training_step(benchmark, backend, dtype):
@@ -112,27 +113,51 @@ def test_digits_training_plain_numpy(benchmark, dtype):
            test_accuracy=trained.score(data.X_test, data.y_test))
 
 
-@pytest.mark.torch
-@pytest.mark.parametrize("device", ["cpu", "cuda"])
-def test_digits_training_torch(benchmark, dtype, device):
-    if not torch_available():
-        pytest.skip("PyTorch is not installed (optional peer: pip install torch)")
-    import torch
+def paired_backend():
+    """fastnet's fastest CPU backend available here: the one whose rounds alternate with PyTorch's."""
+    return "fused" if backend_status("fused")[0] else "numpy"
 
-    if device == "cuda" and not torch.cuda.is_available():
+
+# Seconds of idle before each timed round of a pair, so that the previous round's
+# BLAS or OpenMP threads, which spin for a while after their last job, have gone to
+# sleep and do not compete with the next round.
+PAIR_PAUSE_S = 0.3
+
+
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_digits_training_torch(benchmark, dtype, device, torch_worker):
+    _, threads, cuda = torch_worker.call("describe")
+    if device == "cuda" and not cuda:
         pytest.skip("PyTorch sees no CUDA device")
-    torch.set_num_threads(os.cpu_count() or 1)
     data, Y = digits()
     X, Y = data.X_train.astype(dtype), Y.astype(dtype)
+    W0, b0 = tutorial_net("numpy", dtype).get_params()
+    torch_worker.call("setup", X, Y, W0, b0, LR, device)
+    W, _, _ = torch_worker.call("train", 3)
     net = tutorial_net("numpy", dtype)
-    W0, b0 = net.get_params()
-    W, _ = torch_trainer(X, Y, W0, b0, LR, device)(3)
     net.fit(X, Y, epochs=3, lr=LR)
     for a, b in zip(W, net.weights):
         np.testing.assert_allclose(a, b, rtol=1e-10 if dtype == "float64" else 1e-4)
-    run = torch_trainer(X, Y, W0, b0, LR, device)
-    run(5)  # warm-up: thread pools, CUDA context
-    out = {}
-    benchmark.pedantic(lambda: out.update(p=run(DIGITS_ITERATIONS)), rounds=1 if QUICK else 3)
+    torch_worker.call("train", 5)  # warm-up: thread pools, CUDA context
+
+    # On the CPU, each PyTorch round follows a round of fastnet's fastest CPU
+    # backend, so both see the same machine; the report takes their ratio.
+    paired = paired_backend() if device == "cpu" else None
+    paired_times = []
+
+    def setup():
+        if paired:
+            time.sleep(PAIR_PAUSE_S)
+            fastnet_net = tutorial_net(paired, dtype)
+            start = time.perf_counter()
+            fastnet_net.fit(X, Y, epochs=DIGITS_ITERATIONS, lr=LR)
+            paired_times.append(time.perf_counter() - start)
+        torch_worker.call("setup", X, Y, W0, b0, LR, device)
+        time.sleep(PAIR_PAUSE_S)
+        return (), {}
+
+    benchmark.pedantic(lambda: torch_worker.call("train", DIGITS_ITERATIONS), setup=setup,
+                       rounds=1 if QUICK else 5)
+    extra = {"paired": {"variant": paired, "min": min(paired_times), "rounds": len(paired_times)}} if paired else {}
     record(benchmark, f"digits training, {DIGITS_ITERATIONS} iterations", f"torch {device} (peer)", dtype,
-           iterations=DIGITS_ITERATIONS, scale_to=DIGITS_ITERATIONS, threads=torch.get_num_threads())
+           iterations=DIGITS_ITERATIONS, scale_to=DIGITS_ITERATIONS, threads=threads, **extra)
