@@ -13,6 +13,7 @@ import pytest
 
 from fastnet.backends import fused_kernels, get_backend
 from fastnet.backends.loop_ops import _rebound
+from fastnet.backends.fused_ops import transposed_weight_grad_is_faster
 
 from .conftest import require_backend
 
@@ -137,3 +138,19 @@ def test_backward_steps_match_numpy(fused, kind, dtype):
         results[name] = [delta, hidden, dW, db, np.asarray(cost)]
     for got, ref in zip(results["fused"], results["numpy"]):
         np.testing.assert_allclose(got, ref, rtol=RTOL[dtype] * 10, atol=RTOL[dtype] * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("m,n_in,n_out,swapped", [(1078, 64, 30, True), (600, 256, 10, True),
+                                                  (1078, 30, 10, False), (100, 64, 30, False)])
+def test_weight_grads_in_either_operand_order_match_numpy(fused, m, n_in, n_out, swapped, dtype):
+    assert transposed_weight_grad_is_faster(m, n_in, n_out) == swapped  # both branches are exercised
+    rng = np.random.default_rng(4)
+    delta = rng.normal(size=(m, n_out)).astype(dtype)
+    H = rng.random((m, n_in)).astype(dtype)
+    dW, db = np.full((n_out, n_in), np.nan, dtype), np.full(n_out, np.nan, dtype)
+    fused.weight_grads(delta, H, dW, db)
+    ref = delta.astype(np.float64).T @ H.astype(np.float64)
+    tol = 1e-12 if dtype == "float64" else 1e-4
+    np.testing.assert_allclose(dW, ref, rtol=tol, atol=tol * np.abs(ref).max())
+    np.testing.assert_allclose(db, delta.astype(np.float64).sum(axis=0), rtol=tol, atol=tol * m)
