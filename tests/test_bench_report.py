@@ -33,10 +33,12 @@ def test_goals_are_ratios_within_the_run_and_say_whether_each_is_met():
     assert digits == ["| fastest CPU backend ≥ 1.5× PyTorch CPU, digits training [float64] | fused 2 s vs torch 3.2 s (separate rounds): 1.60× | yes |"]
 
 
-def test_digits_goal_prefers_the_rounds_interleaved_with_pytorch():
-    # The separate fused rounds (1 s) ran while the machine was fast; the rounds that
-    # alternated with PyTorch's (2.5 s) saw the machine PyTorch saw, so they count.
-    paired = {"variant": "fused", "min": 2.5, "rounds": 5}
+def test_digits_goal_reads_the_pairs_of_rounds_interleaved_with_pytorch():
+    # The separate fused rounds (1 s) ran while the machine was fast; the paired rounds
+    # saw the machine PyTorch saw. Pair by pair PyTorch took 1.2, 1.6, 1.7, 1.8 and 3.0x
+    # as long: the median, 1.7x, decides; the minima (2.0 s vs 3.0 s) give 1.5x.
+    paired = {"variant": "fused", "min": 2.0, "rounds": 5, "round_s": [2.5, 2.0, 3.0, 2.0, 2.0],
+              "peer_round_s": [3.0, 3.2, 5.1, 6.0, 3.6]}
     runs = [
         _bench("digits training [float32]", "fused", 1.0),
         _bench("digits training [float32]", "numpy", 1.5),
@@ -44,4 +46,7 @@ def test_digits_goal_prefers_the_rounds_interleaved_with_pytorch():
     ]
     lines = [line for line in report.goals(runs).splitlines() if "digits" in line]
     assert lines == ["| fastest CPU backend ≥ 1.5× PyTorch CPU, digits training [float32] "
-                     "| fused 2.5 s vs torch 3 s (5 interleaved round(s)): 1.20× | no |"]
+                     "| fused 2 s vs torch 3 s (fastest of 5 interleaved rounds each): 1.50×; "
+                     "median of the per-pair ratios: **1.70×** (pairs: 1.20, 1.60, 1.70, 1.80, 3.00) | yes |"]
+    paired["peer_round_s"] = [3.0, 3.2, 2.9, 2.8, 3.6]  # median pair ratio 1.40x: not met
+    assert report.goals(runs).splitlines()[-1].endswith("| no |")
