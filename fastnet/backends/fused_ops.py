@@ -23,14 +23,15 @@ from .ops import Ops
 # plus a kernel (measured: a 1 x 100 x 100 layer, BLAS 2.8 us + 0.5 us, loop ~1.5 us).
 SMALL_LAYER = 16_384
 
+
 def transposed_weight_grad_is_faster(m, n_in, n_out):
     """Whether OpenBLAS computes dW = delta^T H faster as (H^T delta)^T for these sizes.
 
     The two orders hand BLAS the same product with M and N swapped, and for a few
     hundred to a few thousand rows, a narrow output layer and a wider input, its
     kernels and thread split favour the swapped one. Measured on the 2-core
-    development machine (OpenBLAS 0.3, min of 7 interleaved repeats), delta^T H
-    over (H^T delta)^T: digits' first layer, m=1078, 64 -> 30, 1.24-1.77x slower in
+    development machine (OpenBLAS 0.3, min of 7 interleaved repeats), the time of
+    delta^T H over that of (H^T delta)^T: digits' first layer, m=1078, 64 -> 30, 1.24-1.77x slower in
     float64, 1.23-1.47x in float32; 64 -> 10 and 256 -> 10 1.3x; but 30 -> 10 0.82x,
     30 -> 64 0.6x, 20000 rows 0.76x. The rule takes only the consistent wins.
     """
