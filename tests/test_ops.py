@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fastnet.backends import get_backend
-from fastnet.backends.ops import SMALL_SIGMOID
+from fastnet.backends.ops import SMALL_PRODUCT, SMALL_SIGMOID
 
 from .conftest import to_numpy
 
@@ -85,3 +85,32 @@ def test_mse_cost_and_delta_is_the_cost_and_the_delta(backend, kind, dtype):
     rtol = 1e-12 if dtype == "float64" else 1e-5
     np.testing.assert_allclose(float(cost), 0.5 * np.sum((H - Y) ** 2) / 37, rtol=rtol)
     np.testing.assert_allclose(to_numpy(out), (H - Y) / 37 * derivative, rtol=rtol * 10, atol=rtol * 1e-2)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("m", [1, 3, SMALL_PRODUCT // (64 * 30) + 1], ids=["one-row", "few-rows", "past-small-product"])
+@pytest.mark.parametrize("trans_a,trans_b", [(False, False), (False, True), (True, False)])
+def test_gemm_matches_float64_products_on_either_side_of_the_small_product_rule(backend, dtype, m, trans_a, trans_b):
+    # One side of SMALL_PRODUCT is numpy.dot, the other numpy.matmul (on the host):
+    # both must take transposed views as they are and write into out.
+    ops = get_backend(backend)
+    rng = np.random.default_rng(m)
+    a = rng.normal(size=(m, 64))
+    b = rng.normal(size=(64, 30))
+    A = ops.asarray(np.ascontiguousarray(a.T) if trans_a else a, dtype)
+    B = ops.asarray(np.ascontiguousarray(b.T) if trans_b else b, dtype)
+    out = ops.alloc((m, 30), dtype)
+    result = ops.gemm(A, B, out, trans_a=trans_a, trans_b=trans_b)
+    assert result is out
+    rtol = 1e-12 if dtype == "float64" else 1e-4
+    np.testing.assert_allclose(to_numpy(out), a @ b, rtol=rtol, atol=rtol * 10)
+
+
+@pytest.mark.parametrize("m", [1, 1078])
+def test_dense_adds_the_bias_to_every_row(backend, m):
+    ops = get_backend(backend)
+    rng = np.random.default_rng(2)
+    X, W, b = rng.normal(size=(m, 64)), rng.normal(size=(30, 64)), rng.normal(size=30)
+    out = ops.alloc((m, 30), "float64")
+    ops.dense(ops.asarray(X), ops.asarray(W), ops.asarray(b), "identity", out)
+    np.testing.assert_allclose(to_numpy(out), X @ W.T + b, rtol=1e-12, atol=1e-12)

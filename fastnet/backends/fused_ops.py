@@ -91,14 +91,14 @@ class FusedOps(Ops):
         if X.shape[0] * W.size <= SMALL_LAYER:
             self._small_dense(X, W, b, _KINDS[kind], out)
         else:
-            self.xp.matmul(X, W.T, out=out)
+            self.product(X, W.T, out)
             self._kernels(out).bias_activation[kind](out, b, out)
         return out
 
     def hidden_delta(self, delta, W, H, kind, out):
         if kind != "sigmoid":
             return super().hidden_delta(delta, W, H, kind, out)
-        self.xp.matmul(delta, W, out=out)
+        self.product(delta, W, out)
         self._kernels(out).sigmoid_backward(H, out, out)
         return out
 
@@ -107,10 +107,10 @@ class FusedOps(Ops):
             # The same product with its operands swapped, then a transposed copy of a
             # small result (dW is n_out x n_in; a few thousand elements).
             dW_T = numpy.empty((H.shape[1], delta.shape[1]), dW.dtype)
-            self.xp.matmul(H.T, delta, out=dW_T)
+            self.product(H.T, delta, dW_T)
             numpy.copyto(dW, dW_T.T)
         else:
-            self.xp.matmul(delta.T, H, out=dW)
+            self.product(delta.T, H, dW)
         self.k.sum_rows(delta, db)
 
     def mse_cost_and_delta(self, kind, H, Y, scale, out):
