@@ -10,7 +10,7 @@ import os
 import numpy
 
 
-def load_table(path, target=None, require_target=True):
+def load_table(path, target=None, require_target=True, features=None):
     """Read features and (optionally) labels from ``path``.
 
     Parameters
@@ -23,6 +23,9 @@ def load_table(path, target=None, require_target=True):
     require_target : bool, default True
         False for prediction: a CSV then holds only features, unless ``target``
         names a column to drop.
+    features : list of str, optional
+        CSV only: read exactly these columns, in this order, as the features
+        (the columns a model was trained on); other columns are left out.
 
     Returns
     -------
@@ -34,7 +37,21 @@ def load_table(path, target=None, require_target=True):
         raise ValueError(f"no data file at {path!r}")
     if path.endswith(".npz"):
         return _load_npz(path, require_target)
-    return _load_csv(path, target, require_target)
+    return _load_csv(path, target, require_target, features)
+
+
+def csv_columns(path):
+    """The column names in the header row of a CSV file; None for ``.npz`` or an unreadable file."""
+    if path.endswith(".npz"):
+        return None
+    try:
+        with open(path, newline="") as fh:
+            for row in csv.reader(fh):
+                if any(cell.strip() for cell in row):
+                    return [cell.strip() for cell in row]
+    except (OSError, UnicodeDecodeError):
+        return None  # load_table reports it, with the reason
+    return None
 
 
 def _load_npz(path, require_target):
@@ -49,7 +66,7 @@ def _load_npz(path, require_target):
     return _as_features(path, X), y
 
 
-def _load_csv(path, target, require_target):
+def _load_csv(path, target, require_target, features=None):
     try:
         with open(path, newline="") as fh:
             rows = [row for row in csv.reader(fh) if any(cell.strip() for cell in row)]
@@ -66,12 +83,18 @@ def _load_csv(path, target, require_target):
     if target is not None and target not in header:
         raise ValueError(f"{path!r} has no column {target!r}; columns: {', '.join(header)}")
     t = header.index(target) if target is not None else None
-    features = [i for i in range(len(header)) if i != t]
-    if not features:
+    if features is not None:
+        missing = [name for name in features if name not in header]
+        if missing:
+            raise ValueError(f"{path!r} lacks the feature columns {', '.join(missing)}; columns: {', '.join(header)}")
+        columns = [header.index(name) for name in features]
+    else:
+        columns = [i for i in range(len(header)) if i != t]
+    if not columns:
         raise ValueError(f"{path!r} has no feature columns besides the target {target!r}")
-    X = numpy.empty((len(body), len(features)))
+    X = numpy.empty((len(body), len(columns)))
     for line, row in enumerate(body, start=2):
-        for j, i in enumerate(features):
+        for j, i in enumerate(columns):
             try:
                 X[line - 2, j] = float(row[i])
             except ValueError:

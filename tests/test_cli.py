@@ -61,6 +61,36 @@ def test_train_csv_save_and_predict_round_trip(tmp_path, flowers_csv, capsys):
     assert predicted[1:] == expected
 
 
+def test_predict_picks_the_trained_feature_columns_by_name(tmp_path, flowers_csv, capsys):
+    model = tmp_path / "flowers.npz"
+    assert main(["train", "--data", str(flowers_csv), "--target", "species", "--layers", "3-8-3", "--optimizer",
+                 "adam", "--lr", "0.05", "--epochs", "100", "--save", str(model), "--quiet"]) == 0
+    capsys.readouterr()
+    rows = [line.split(",") for line in flowers_csv.read_text().split()]
+    species = [r[1] for r in rows[1:]]
+
+    # The training file itself, label column included, with no --target.
+    assert main(["predict", str(model), str(flowers_csv)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.split()[1:] == species
+    assert "left out columns the model was not trained on: species" in captured.err
+
+    # Columns in another order, an extra id column, no labels: the same predictions.
+    shuffled = tmp_path / "shuffled.csv"
+    shuffled.write_text("id,depth,width,length\n" + "".join(
+        f"{i},{r[3]},{r[2]},{r[0]}\n" for i, r in enumerate(rows[1:])))
+    assert main(["predict", str(model), str(shuffled)]) == 0
+    assert capsys.readouterr().out.split()[1:] == species
+
+    # Names the model does not know: by position, and the error names the trained columns.
+    other = tmp_path / "other.csv"
+    other.write_text("a,b,c,d\n1,2,3,4\n")
+    assert main(["predict", str(model), str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "has 4 feature columns but the model expects 3" in err
+    assert "trained on the columns length, width, depth" in err
+
+
 def test_train_npz_data_and_predict_to_stdout(tmp_path, capsys):
     digits = fastnet.datasets.load_digits(scale=False)
     np.savez(tmp_path / "d.npz", X=digits.X_train, y=digits.y_train + 10)  # labels 10..19

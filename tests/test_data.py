@@ -34,3 +34,17 @@ def test_digits_split_depends_on_the_seed():
     np.testing.assert_array_equal(a.y_test, fastnet.datasets.load_digits(seed=0).y_test)
     with pytest.raises(ValueError, match="between 0 and 1"):
         fastnet.datasets.load_digits(test_size=1.5)
+
+
+def test_load_table_reads_named_feature_columns_in_the_order_given(tmp_path):
+    from fastnet.data_files import csv_columns, load_table
+
+    path = tmp_path / "t.csv"
+    path.write_text("\n  \nb,label,a\n1.5,x,2\n3,y,4.25\n")  # a blank line before the header is skipped
+    assert csv_columns(str(path)) == ["b", "label", "a"]
+    X, y = load_table(str(path), features=["a", "b"], require_target=False)
+    np.testing.assert_array_equal(X, [[2.0, 1.5], [4.25, 3.0]])
+    assert y is None
+    with pytest.raises(ValueError, match="lacks the feature columns c, d; columns: b, label, a"):
+        load_table(str(path), features=["a", "c", "d"], require_target=False)
+    assert csv_columns(str(tmp_path / "m.npz")) is None

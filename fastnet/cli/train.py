@@ -86,11 +86,22 @@ def _dataset(args):
     return X_train, X_test, y_train, y_test, name, stats
 
 
+def _column_names(args):
+    """The CSV's target and feature column names, so that ``predict`` can pick the features by name."""
+    from ..data_files import csv_columns
+
+    columns = csv_columns(args.data) if args.data is not None else None
+    if not columns:
+        return {"target": args.target}
+    target = args.target or columns[-1]
+    return {"target": target, "features": [c for c in columns if c != target]}
+
+
 def _save(net, args, classes, stats):
     arrays = {"classes": classes.astype(str) if classes.dtype == object else classes}
     if stats is not None:
         arrays.update(scaler_mean=stats[0], scaler_std=stats[1])
-    net.save(args.save, extra_meta={"target": args.target}, extra_arrays=arrays)
+    net.save(args.save, extra_meta=_column_names(args), extra_arrays=arrays)
     print(f"saved: {args.save}")
 
 
