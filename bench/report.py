@@ -1,6 +1,7 @@
 """Turn pytest-benchmark JSON into the speedup table, a chart, and a machine description."""
 
 import json
+import math
 import os
 import platform
 from collections import defaultdict
@@ -143,12 +144,22 @@ def _paired(benchmarks, workload, variant):
     return None
 
 
+def log_axis_floor(times):
+    """Where a log-scale bar starts: the whole decade at or below a tenth of the smallest time.
+
+    A tenth, so that the fastest bar is at least a decade long even when its time sits
+    just above a power of ten (1.1 s would otherwise be a sliver starting at 1 s).
+    """
+    return 10.0 ** math.floor(math.log10(min(times) / 10))
+
+
 def chart(benchmarks, path):
     """A log-scale bar chart of time per variant, one panel per workload. Needs matplotlib."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     groups = defaultdict(list)
     for b in benchmarks:
@@ -156,8 +167,16 @@ def chart(benchmarks, path):
     fig, axes = plt.subplots(len(groups), 1, figsize=(9, 1.2 + 1.1 * sum(len(g) for g in groups.values()) / 2), squeeze=False)
     for ax, (workload, rows) in zip(axes[:, 0], groups.items()):
         rows = sorted(rows, key=lambda b: scaled_time(b)[0])
-        ax.barh([b["extra_info"]["variant"] for b in rows], [scaled_time(b)[0] for b in rows], color="tab:blue")
+        times = [scaled_time(b)[0] for b in rows]
+        floor = log_axis_floor(times)
+        # Every bar starts at the same decade, well below the fastest: an axis that
+        # starts at the fastest time draws it as a sliver and a 2x gap as a 20x one.
+        ax.barh([b["extra_info"]["variant"] for b in rows], [t - floor for t in times], left=floor, color="tab:blue")
         ax.set_xscale("log")
+        ax.set_xlim(floor, max(times) * 4)  # room for the labels
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # they overlap; each bar is labelled
+        for y, t in enumerate(times):
+            ax.text(t * 1.1, y, _fmt_time(t), va="center", fontsize=7)
         ax.set_title(workload, fontsize=9)
         ax.tick_params(labelsize=8)
     axes[-1, 0].set_xlabel("seconds (log scale, lower is faster)")

@@ -1,5 +1,7 @@
 """The benchmark report reads issue 6's goals off one run's own numbers."""
 
+import pytest
+
 from bench import report
 
 
@@ -50,3 +52,22 @@ def test_digits_goal_reads_the_pairs_of_rounds_interleaved_with_pytorch():
                      "median of the per-pair ratios: **1.70×** (pairs: 1.20, 1.60, 1.70, 1.80, 3.00) | yes |"]
     paired["peer_round_s"] = [3.0, 3.2, 2.9, 2.8, 3.6]  # median pair ratio 1.40x: not met
     assert report.goals(runs).splitlines()[-1].endswith("| no |")
+
+
+def test_log_bars_start_a_whole_decade_at_least_ten_times_below_the_fastest():
+    assert report.log_axis_floor([6.76e-6, 13e-6]) == pytest.approx(1e-7)
+    assert report.log_axis_floor([4.35e-3, 13.6e-6]) == pytest.approx(1e-6)
+    assert report.log_axis_floor([1.1, 2.68]) == pytest.approx(0.1)
+    assert report.log_axis_floor([2.0, 10.0]) == pytest.approx(0.1)
+
+
+def test_chart_writes_one_panel_per_workload(tmp_path):
+    pytest.importorskip("matplotlib", reason="the chart needs matplotlib (in the test extra)")
+    runs = [_bench("forward 3-3-1", "numpy", 13e-6), _bench("forward 3-3-1", "fused", 6.8e-6),
+            _bench("digits [float32]", "fused", 1.1), _bench("digits [float32]", "python", 3.0, iterations=3, scale_to=3000)]
+    path = tmp_path / "chart.png"
+    report.chart(runs, path)
+    from matplotlib import image
+
+    height, width = image.imread(path).shape[:2]
+    assert width > 500 and height > 200  # two panels stacked
