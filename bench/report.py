@@ -37,7 +37,9 @@ def scaled_time(bench):
 
 
 def _fmt_time(seconds):
-    for unit, factor in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+    for unit, factor in (("h", 3600.0), ("min", 60.0), ("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if unit in ("h", "min") and seconds < 2 * factor:
+            continue  # 90 s reads better than 1.5 min, 100 min better than 1.67 h
         if seconds >= factor:
             return f"{seconds / factor:.3g} {unit}"
     return f"{seconds * 1e9:.3g} ns"

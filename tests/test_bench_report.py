@@ -71,3 +71,9 @@ def test_chart_writes_one_panel_per_workload(tmp_path):
 
     height, width = image.imread(path).shape[:2]
     assert width > 500 and height > 200  # two panels stacked
+
+
+@pytest.mark.parametrize("seconds,text", [(5.77e3, "96.2 min"), (9.42e3, "2.62 h"), (90.0, "90 s"), (1.62, "1.62 s"),
+                                          (4.35e-3, "4.35 ms"), (13.6e-6, "13.6 µs"), (5e-7, "500 ns")])
+def test_times_are_written_in_a_unit_that_keeps_them_short(seconds, text):
+    assert report._fmt_time(seconds) == text
