@@ -18,6 +18,7 @@ import zlib
 import numpy
 
 from . import checkpoint as checkpoints
+from .backends.ops import BackendMemoryError
 from .optimizers import SGD_BATCH_SIZE, check_optimizer, make_optimizer
 from .validation import positive_number
 
@@ -148,11 +149,15 @@ def fit_network(net, X, Y, *, epochs, lr, batch_size, optimizer, callback, check
                 checkpoints.write(checkpoint, net, opt, done, history, settings)
             if callback is not None and callback(done, cost) is False:
                 break
-    except (KeyboardInterrupt, MemoryError):
+    except (KeyboardInterrupt, MemoryError) as exc:
         # Interrupted inside an update: undo its half-applied step, so the network
         # holds the weights of the last completed one. Between updates there is
         # nothing to undo.
         if in_update:
             opt.t = snapshot.restore()
+        if isinstance(exc, MemoryError) and not isinstance(exc, BackendMemoryError):
+            # A temporary of the array library itself (e.g. CuPy's inside a matrix
+            # product), not one of fastnet's buffers: name the batch and what to try.
+            raise BackendMemoryError(ops.name, (effective_batch, X.shape[1]), X.dtype, exc, batch=True) from exc
         raise
     return history[start_epoch:]

@@ -107,6 +107,36 @@ def test_out_of_memory_names_the_sizes_and_leaves_the_network_usable(monkeypatch
     np.testing.assert_allclose(net.forward(X)[:1], net.forward(X[:1]))
 
 
+@pytest.mark.parametrize("optimizer", ["gd", "adam"])
+def test_out_of_memory_inside_a_product_during_fit_names_the_batch_and_keeps_the_weights(monkeypatch, optimizer):
+    # The array library's own temporaries (CuPy's inside a matrix product) are not
+    # fastnet's buffers: the error still says what to try, and nothing is half-updated.
+    net = fastnet.Network([4, 8, 2], seed=0)
+    X, Y = np.ones((50, 4)), np.zeros((50, 2))
+    net.fit(X, Y, epochs=2, lr=0.1, optimizer=optimizer)
+    before, t_before = params_of(net), net._optimizer.t
+    calls = []
+
+    def product_that_runs_out(A, B, out):
+        calls.append(1)
+        if len(calls) == 8:  # 5 products per update (2 forward, 3 backward): the second update's backward pass
+            raise MemoryError("injected: out of memory allocating 1,048,576 bytes")
+        return np.matmul(A, B, out=out)
+
+    monkeypatch.setattr(net.ops, "product", product_that_runs_out)
+    with pytest.raises(fastnet.BackendMemoryError) as info:
+        net.fit(X, Y, epochs=5, lr=0.1, optimizer=optimizer, batch_size=25)
+    monkeypatch.undo()
+    message = str(info.value)
+    assert "while training on batches of shape (25, 4)" in message
+    assert "batch_size" in message and "injected" in message
+    assert isinstance(info.value.__cause__, MemoryError)
+    # The first update of that fit completed; the second was undone.
+    assert net._optimizer.t == t_before + 1
+    assert not all(np.array_equal(a, b) for a, b in zip(params_of(net), before))
+    np.testing.assert_allclose(net.forward(X), net.forward(X))  # usable
+
+
 def test_a_real_impossible_allocation_is_reported_with_its_size():
     ops = fastnet.get_backend("numpy")
     with pytest.raises(fastnet.BackendMemoryError, match=r"\(10000000, 10000000\).*MiB"):

@@ -277,16 +277,21 @@ class BackendMemoryError(MemoryError):
     ----------
     backend : str
     shape : tuple of int
+        The array that could not be allocated or, with ``batch=True``, the batch
+        being worked on when the array library ran out of memory for a temporary
+        of its own.
     nbytes : int
+        The size of ``shape`` in bytes.
     """
 
-    def __init__(self, backend, shape, dtype, cause=None):
+    def __init__(self, backend, shape, dtype, cause=None, batch=False):
         self.backend = backend
         self.shape = tuple(int(n) for n in numpy.atleast_1d(shape))
         self.nbytes = int(numpy.prod(self.shape, dtype=numpy.float64) * numpy.dtype(dtype).itemsize)
         where = "GPU memory" if backend == "cupy" else "memory"
+        what = "while training on batches of shape" if batch else "could not allocate an array of shape"
         super().__init__(
-            f"out of {where} on backend {backend!r}: could not allocate an array of shape "
+            f"out of {where} on backend {backend!r}: {what} "
             f"{self.shape} ({numpy.dtype(dtype).name}, {self.nbytes / 2**20:,.1f} MiB). "
             f"Try a smaller batch_size, dtype='float32', or smaller layers. ({cause})"
         )
