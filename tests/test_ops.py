@@ -107,10 +107,12 @@ def test_gemm_matches_float64_products_on_either_side_of_the_small_product_rule(
 
 
 @pytest.mark.parametrize("m", [1, 1078])
-def test_dense_adds_the_bias_to_every_row(backend, m):
+def test_dense_and_affine_add_the_bias_to_every_row(backend, m):
     ops = get_backend(backend)
     rng = np.random.default_rng(2)
     X, W, b = rng.normal(size=(m, 64)), rng.normal(size=(30, 64)), rng.normal(size=30)
-    out = ops.alloc((m, 30), "float64")
-    ops.dense(ops.asarray(X), ops.asarray(W), ops.asarray(b), "identity", out)
-    np.testing.assert_allclose(to_numpy(out), X @ W.T + b, rtol=1e-12, atol=1e-12)
+    for layer in (lambda out: ops.dense(ops.asarray(X), ops.asarray(W), ops.asarray(b), "identity", out),
+                  lambda out: ops.affine(ops.asarray(X), ops.asarray(W), ops.asarray(b), out)):
+        out = ops.alloc((m, 30), "float64")
+        assert layer(out) is out
+        np.testing.assert_allclose(to_numpy(out), X @ W.T + b, rtol=1e-12, atol=1e-12)
