@@ -158,7 +158,8 @@ class Network:
         native = not self.ops.on_host and self.ops.is_native(X)
         host = self.ops.to_numpy(X) if native else X
         arr, was_1d = as_float_rows("X", host, self.layers[0], self.dtype)
-        return self.ops.asarray(arr, self.dtype), was_1d, native
+        # On the host, arr is the backend's array already (C order, the right dtype).
+        return (arr if self.ops.on_host else self.ops.asarray(arr, self.dtype)), was_1d, native
 
     def _to_backend_targets(self, Y, n_samples):
         host = self.ops.to_numpy(Y) if self.ops.is_native(Y) else Y
@@ -214,8 +215,9 @@ class Network:
         Xb, was_1d, native = self._to_backend_inputs(X)
         H = self._forward(Xb, self._workspace(Xb.shape[0]))
         H = H[0] if was_1d else H
-        # A copy: H is a workspace buffer that the next call overwrites.
-        return H.copy() if native else self.ops.to_numpy(H).copy()
+        if native or self.ops.on_host:
+            return H.copy()  # H is a workspace buffer that the next call overwrites
+        return self.ops.to_numpy(H)  # a device-to-host copy is a new array already
 
     def backprop(self, X, Y):
         """Cost and gradient of the mean cost over the samples in X.

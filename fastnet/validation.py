@@ -13,12 +13,12 @@ def all_finite(arr):
 
 
 def as_float_rows(name, A, n_columns, dtype):
-    """Return ``A`` as a 2-D float NumPy array of ``n_columns`` columns, and whether it was 1-D.
+    """Return ``A`` as a C-ordered 2-D float NumPy array of ``n_columns`` columns, and whether it was 1-D.
 
     Raises ValueError for non-numeric, empty, wrongly shaped or non-finite data.
     """
     try:
-        arr = numpy.asarray(A, dtype=dtype)
+        arr = numpy.asarray(A, dtype=dtype, order="C")
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be numeric; could not convert it to {dtype} ({exc})") from None
     was_1d = arr.ndim == 1
