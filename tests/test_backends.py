@@ -67,7 +67,22 @@ def test_missing_numba_is_reported_with_the_install_command():
     assert "AVAILABLE ['python', 'numpy']" in out
 
 
-def test_import_fastnet_imports_neither_numba_nor_cupy():
-    code = "import sys, fastnet; print(sorted(m for m in ('numba', 'cupy') if m in sys.modules))"
+def test_import_fastnet_imports_neither_numba_nor_cupy_nor_sklearn():
+    code = "import sys, fastnet; print(sorted(m for m in ('numba', 'cupy', 'sklearn') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_estimators_load_on_first_use():
+    code = (
+        "import sys, fastnet\n"
+        "assert 'FastNetClassifier' in dir(fastnet)\n"
+        "from fastnet import FastNetClassifier, FastNetRegressor, load_estimator\n"
+        "print(FastNetClassifier.__module__, 'sklearn' in sys.modules)\n"
+        "try:\n"
+        "    fastnet.FastNetClasifier\n"
+        "except AttributeError as e:\n"
+        "    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["fastnet.estimators True", "module 'fastnet' has no attribute 'FastNetClasifier'"]
