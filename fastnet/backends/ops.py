@@ -182,6 +182,8 @@ class Ops:
         else:
             self.xp.matmul(X, W.T, out=out)
         out += b[None, :]
+        if kind == "sigmoid" and out.size < SMALL_SIGMOID and self._small_sigmoid is not None:
+            return self._small_sigmoid(out, out=out)  # activate()'s first case, one call less
         return self.activate(kind, out, out)
 
     def weight_grads(self, delta, H, dW, db):
