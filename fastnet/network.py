@@ -24,9 +24,12 @@ class _Workspace:
     since backprop only needs h); ``delta[l]`` holds d(cost)/dz of layer l.
     """
 
-    def __init__(self, ops, layers, m, dtype):
+    def __init__(self, ops, layers, activations, m, dtype):
         self.h = [ops.alloc((m, n), dtype) for n in layers[1:]]
         self.delta = [ops.alloc((m, n), dtype) for n in layers[1:]]
+        # Each layer's forward function for this batch size (see Ops.dense_function).
+        self.dense = [ops.dense_function(m, n_in, n_out, kind)
+                      for n_in, n_out, kind in zip(layers[:-1], layers[1:], activations)]
 
 
 class Network:
@@ -170,16 +173,15 @@ class Network:
         if ws is None:
             if len(self._workspaces) >= 4:  # bound memory when many batch sizes are seen
                 self._workspaces.clear()
-            ws = self._workspaces[m] = _Workspace(self.ops, self.layers, m, self.dtype)
+            ws = self._workspaces[m] = _Workspace(self.ops, self.layers, self._activations, m, self.dtype)
         return ws
 
     # -- the algorithm -----------------------------------------------------
     def _forward(self, X, ws):
         """Feed X (m, n_in) forward, storing every layer's h in ``ws``; returns the output h."""
-        ops = self.ops
         h = X
-        for W, b, act, out in zip(self._W, self._b, self._activations, ws.h):
-            ops.dense(h, W, b, act, out)  # h = f(h W^T + b), (m, n_out)
+        for dense, W, b, out in zip(ws.dense, self._W, self._b, ws.h):
+            dense(h, W, b, out)  # h = f(h W^T + b), (m, n_out)
             h = out
         return h
 

@@ -116,3 +116,23 @@ def test_dense_and_affine_add_the_bias_to_every_row(backend, m):
         out = ops.alloc((m, 30), "float64")
         assert layer(out) is out
         np.testing.assert_allclose(to_numpy(out), X @ W.T + b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["sigmoid", "tanh", "relu", "identity", "softmax"])
+@pytest.mark.parametrize("m,n_in,n_out", [(1, 100, 100), (4, 5, 3), (1078, 64, 30)])
+def test_dense_function_gives_the_same_layer_as_dense(backend, kind, m, n_in, n_out):
+    # The network runs each layer through dense_function's result, which may take a
+    # shortcut for small sigmoid layers (numpy): it must agree with dense() bit for bit.
+    ops = get_backend(backend)
+    if m > 4 and backend == "python":
+        pytest.skip("the python backend's 1078-row layer takes seconds; its loops are the same at 4 rows")
+    rng = np.random.default_rng(3)
+    X, W, b = (ops.asarray(rng.normal(size=s)) for s in ((m, n_in), (n_out, n_in), (n_out,)))
+    expected = to_numpy(ops.dense(X, W, b, kind, ops.alloc((m, n_out), "float64"))).copy()
+    layer = ops.dense_function(m, n_in, n_out, kind)
+    out = ops.alloc((m, n_out), "float64")
+    assert layer(X, W, b, out) is out
+    np.testing.assert_array_equal(to_numpy(out), expected)
+    assert np.abs(expected).sum() > 0
+    if backend == "numpy" and kind == "sigmoid" and m * n_in * n_out <= SMALL_PRODUCT:
+        assert layer.__name__ == "small_sigmoid_layer"  # so the shortcut is what was checked

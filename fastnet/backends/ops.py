@@ -182,9 +182,29 @@ class Ops:
         else:
             self.xp.matmul(X, W.T, out=out)
         out += b[None, :]
-        if kind == "sigmoid" and out.size < SMALL_SIGMOID and self._small_sigmoid is not None:
-            return self._small_sigmoid(out, out=out)  # activate()'s first case, one call less
         return self.activate(kind, out, out)
+
+    def dense_function(self, m, n_in, n_out, kind):
+        """Return ``f(X, W, b, out)``, the same as ``dense(X, W, b, kind, out)`` for m-row batches.
+
+        For callers that run one layer shape many times (the network keeps one per
+        layer and batch size): the size-dependent choices are made here, once.
+        """
+        if (type(self).dense is Ops.dense and self.on_host and kind == "sigmoid"
+                and m * n_in * n_out <= SMALL_PRODUCT and m * n_out < SMALL_SIGMOID
+                and self._small_sigmoid is not None):
+            # dense()'s small-sigmoid case without its checks, which cost ~0.4 us of a
+            # ~4 us one-sample layer. Backends that replace dense() keep theirs.
+            expit, dot = self._small_sigmoid, numpy.dot
+
+            def small_sigmoid_layer(X, W, b, out):
+                dot(X, W.T, out=out)
+                out += b[None, :]
+                return expit(out, out=out)
+
+            return small_sigmoid_layer
+        dense = self.dense
+        return lambda X, W, b, out: dense(X, W, b, kind, out)
 
     def weight_grads(self, delta, H, dW, db):
         """dW = delta.T @ H and db = delta summed over rows: one layer's parameter gradient."""
