@@ -173,14 +173,10 @@ class Ops:
     # primitives above; a backend overrides them where fusing saves passes.
     def dense(self, X, W, b, kind, out):
         """out = f(X @ W.T + b): one layer's forward pass."""
-        # affine() and product() inlined (each call is ~0.2 us of a ~4 us one-sample
-        # layer), and b added as a (1, n_out) row: with equal ndims NumPy skips a
-        # broadcast set-up that costs ~0.5 us, about half of a one-sample add
-        # (measured 1.4 vs 0.8 us for 1 x 100).
-        if self.on_host and X.shape[0] * W.size <= SMALL_PRODUCT:
-            numpy.dot(X, W.T, out=out)
-        else:
-            self.xp.matmul(X, W.T, out=out)
+        # b added as a (1, n_out) row: with equal ndims NumPy skips a broadcast set-up
+        # that costs ~0.5 us, about half of a one-sample add (measured 1.4 vs 0.8 us
+        # for 1 x 100). The network's one-sample hot path is dense_function's shortcut.
+        self.product(X, W.T, out)
         out += b[None, :]
         return self.activate(kind, out, out)
 
