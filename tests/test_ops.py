@@ -106,6 +106,20 @@ def test_gemm_matches_float64_products_on_either_side_of_the_small_product_rule(
     np.testing.assert_allclose(to_numpy(out), a @ b, rtol=rtol, atol=rtol * 10)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("m,n_in,n_out", [(1, 3, 2), (1078, 30, 10), (1078, 64, 30)])
+def test_weight_product_is_delta_transposed_times_h_into_dw(backend, dtype, m, n_in, n_out):
+    # 1078 x 64 -> 30 is digits' first layer, where fused swaps the operands.
+    ops = get_backend(backend)
+    rng = np.random.default_rng(n_in)
+    delta, h = rng.normal(size=(m, n_out)), rng.random((m, n_in))
+    dW = ops.alloc((n_out, n_in), dtype)
+    result = ops.weight_product(ops.asarray(delta, dtype), ops.asarray(h, dtype), dW)
+    assert result is dW
+    rtol = 1e-12 if dtype == "float64" else 1e-4
+    np.testing.assert_allclose(to_numpy(dW), delta.T @ h, rtol=rtol, atol=rtol * np.abs(delta.T @ h).max())
+
+
 @pytest.mark.parametrize("m", [1, 1078])
 def test_dense_and_affine_add_the_bias_to_every_row(backend, m):
     ops = get_backend(backend)

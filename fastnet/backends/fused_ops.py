@@ -102,7 +102,7 @@ class FusedOps(Ops):
         self._kernels(out).sigmoid_backward(H, out, out)
         return out
 
-    def weight_grads(self, delta, H, dW, db):
+    def weight_product(self, delta, H, dW):
         if transposed_weight_grad_is_faster(*H.shape, delta.shape[1]):
             # The same product with its operands swapped, then a transposed copy of a
             # small result (dW is n_out x n_in; a few thousand elements).
@@ -111,7 +111,7 @@ class FusedOps(Ops):
             numpy.copyto(dW, dW_T.T)
         else:
             self.product(delta.T, H, dW)
-        self.k.sum_rows(delta, db)
+        return dW
 
     def mse_cost_and_delta(self, kind, H, Y, scale, out):
         if kind != "sigmoid":

@@ -202,9 +202,13 @@ class Ops:
         dense = self.dense
         return lambda X, W, b, out: dense(X, W, b, kind, out)
 
+    def weight_product(self, delta, H, dW):
+        """dW = delta.T @ H: the matrix product of a layer's weight gradient, ``(n_out, n_in)``."""
+        return self.gemm(delta, H, dW, trans_a=True)  # (n_out, m) @ (m, n_in)
+
     def weight_grads(self, delta, H, dW, db):
         """dW = delta.T @ H and db = delta summed over rows: one layer's parameter gradient."""
-        self.gemm(delta, H, dW, trans_a=True)  # (n_out, m) @ (m, n_in)
+        self.weight_product(delta, H, dW)
         self.sum_rows(delta, db)
 
     def hidden_delta(self, delta, W, H, kind, out):
