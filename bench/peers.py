@@ -96,3 +96,34 @@ def torch_trainer(X, Y, weights, biases, lr, device="cpu"):
         return [w.cpu().numpy() for w in W], [v.cpu().numpy() for v in b]
 
     return run
+
+
+def torch_products(operands, device="cpu"):
+    """A closure that runs the digits step's five matrix products in PyTorch.
+
+    ``operands`` is :func:`bench.workloads.digits_step_operands`' dict; the products
+    are those of :func:`bench.workloads.step_products`, each into a preallocated
+    tensor. ``run(iterations)`` returns the last results as NumPy arrays.
+    """
+    import torch
+
+    t = {name: torch.as_tensor(a, device=device) for name, a in operands.items()}
+    products = [
+        ("Z1", t["X"], t["W1"].T),
+        ("Z2", t["H1"], t["W2"].T),
+        ("dW2", t["D2"].T, t["H1"]),
+        ("D1", t["D2"], t["W2"]),
+        ("dW1", t["D1"].T, t["X"]),
+    ]
+    out = {name: torch.empty((A.shape[0], B.shape[1]), dtype=A.dtype, device=device) for name, A, B in products}
+
+    @torch.no_grad()
+    def run(iterations):
+        for _ in range(iterations):
+            for name, A, B in products:
+                torch.mm(A, B, out=out[name])
+        if device != "cpu":
+            torch.cuda.synchronize()
+        return {name: r.cpu().numpy() for name, r in out.items()}
+
+    return run

@@ -4,6 +4,7 @@ import json
 import math
 import os
 import platform
+import re
 from collections import defaultdict
 
 LOOPED = "python"
@@ -27,9 +28,13 @@ STATISTIC = "min"
 
 
 def scaled_time(bench):
-    """Seconds of the fastest round, scaled to the workload's iteration count when fewer were run."""
+    """Seconds of the fastest round, scaled to the workload's iteration count when fewer were run.
+
+    A round that made ``calls_per_round`` calls (a peer timed through a pipe, many
+    calls at a time) counts per call.
+    """
     info = bench.get("extra_info", {})
-    t = bench["stats"][STATISTIC]
+    t = bench["stats"][STATISTIC] / info.get("calls_per_round", 1)
     iterations, target = info.get("iterations"), info.get("scale_to")
     if iterations and target and iterations != target:
         return t * target / iterations, True
@@ -194,13 +199,18 @@ def machine():
     import fastnet
     from fastnet.backends import backend_status
 
-    lines = [f"- CPU: {_cpu_name()} ({os.cpu_count()} logical cores), {platform.system()} {platform.machine()}",
-             f"- Python {platform.python_version()}, NumPy {numpy.__version__}, fastnet {fastnet.__version__}"]
+    lines = [f"- CPU: {_cpu_name()} ({os.cpu_count()} logical cores, {_cpu_vectors()}), "
+             f"{platform.system()} {platform.machine()}",
+             f"- Python {platform.python_version()}, NumPy {numpy.__version__}, fastnet {fastnet.__version__}",
+             f"- NumPy's BLAS: {numpy_blas()}"]
     for module in ("numba", "cupy", "torch", "sklearn"):
         try:
             lines.append(f"- {module} {__import__(module).__version__}")
         except Exception as exc:  # absent or broken: say so
             lines.append(f"- {module}: not available ({type(exc).__name__})")
+    blas = torch_blas()
+    if blas:
+        lines.append(f"- PyTorch's BLAS: {blas}")
     ok, reason = backend_status("cupy")
     if ok:
         import cupy
@@ -221,3 +231,66 @@ def _cpu_name():
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
+
+
+def _cpu_vectors():
+    """The widest x86 vector extension this CPU reports (from /proc/cpuinfo)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            flags = next((line.split(":", 1)[1].split() for line in fh if line.startswith("flags")), [])
+    except OSError:
+        flags = []
+    return widest_vector_extension(flags)
+
+
+def widest_vector_extension(flags):
+    """"AVX-512", "AVX2", ... from a CPU's flags; it decides which kernels BLAS and ufuncs pick."""
+    for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"), ("sse4_2", "SSE4.2")):
+        if flag in flags:
+            return name
+    return "vector width unknown"
+
+
+def numpy_blas(pools=None):
+    """NumPy's BLAS as it runs here: library, version, kernel architecture, threads.
+
+    ``pools`` is threadpoolctl's ``threadpool_info()`` (read here when not given;
+    threadpoolctl comes with scikit-learn). Of the BLAS libraries loaded, NumPy's
+    own is the one under ``numpy``'s folder (SciPy may have loaded another). The
+    architecture is the kernel set OpenBLAS picked for this CPU at run time, which
+    is what decides its speed on small products.
+    """
+    if pools is None:
+        import numpy  # noqa: F401  (loads the BLAS that threadpoolctl then finds)
+
+        try:
+            from threadpoolctl import threadpool_info
+        except ImportError:
+            return "unknown (threadpoolctl is not installed)"
+        pools = threadpool_info()
+    blas = [p for p in pools if p.get("user_api") == "blas"]
+    ours = [p for p in blas if "numpy" in p.get("filepath", "")] or blas
+    if not ours:
+        return "unknown (threadpoolctl found none)"
+    p = ours[0]
+    parts = [f"{p['internal_api']} {p['version']}" if p.get("version") else p["internal_api"]]
+    if p.get("architecture"):
+        parts.append(f"{p['architecture']} kernels")
+    parts.append(f"{p['num_threads']} threads")
+    return ", ".join(parts)
+
+
+def torch_blas(config=None):
+    """PyTorch's BLAS and CPU capability from its build configuration, or None without torch.
+
+    ``config`` is the text of ``torch.__config__.show()`` (read here when not given).
+    """
+    if config is None:
+        try:
+            import torch
+        except ImportError:
+            return None
+        config = torch.__config__.show()
+    blas = re.search(r"BLAS_INFO=(\w+)", config)
+    capability = re.search(r"CPU capability usage: (\w+)", config)
+    return (blas.group(1) if blas else "unknown") + (f", CPU capability {capability.group(1)}" if capability else "")

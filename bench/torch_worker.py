@@ -81,10 +81,27 @@ class _Server:
         torch.set_num_threads(os.cpu_count() or 1)
         return torch.__version__, torch.get_num_threads(), torch.cuda.is_available()
 
+    def blas(self):
+        """PyTorch's BLAS, as :func:`bench.report.torch_blas` reads it."""
+        from .report import torch_blas
+
+        return torch_blas()
+
     def setup(self, X, Y, weights, biases, lr, device):
         from .peers import torch_trainer
 
         self.run = torch_trainer(X, Y, weights, biases, lr, device)
+
+    def setup_products(self, operands, device):
+        from .peers import torch_products
+
+        self.run = torch_products(operands, device)
+
+    def products(self, iterations):
+        """Run the products ``iterations`` times; return (results, seconds measured here)."""
+        start = time.perf_counter()
+        results = self.run(iterations)
+        return results, time.perf_counter() - start
 
     def train(self, iterations):
         """Run ``iterations`` steps; return (weights, biases, seconds measured here)."""

@@ -48,3 +48,43 @@ def large_data(dtype):
     X = rng.normal(size=(m, layers[0])).astype(dtype)
     Y = fastnet.one_hot(rng.integers(0, layers[-1], size=m), layers[-1], dtype=dtype)
     return layers, X, Y
+
+
+def digits_step_operands(dtype):
+    """The operands of a digits step's five matrix products (64-30-10, 1078 training rows).
+
+    X is the real training set; the weights, activations and deltas are seeded
+    random values of the right shapes and ranges (a product's time does not depend
+    on the values, as long as none is subnormal).
+    """
+    data, _ = digits()
+    X = data.X_train
+    m = X.shape[0]
+    rng = np.random.default_rng(0)
+    arrays = {"X": X, "W1": rng.uniform(size=(30, 64)), "H1": rng.uniform(size=(m, 30)),
+              "W2": rng.uniform(size=(10, 30)), "D2": rng.normal(scale=1e-3, size=(m, 10)),
+              "D1": rng.normal(scale=1e-3, size=(m, 30))}
+    return {name: np.ascontiguousarray(a, dtype=dtype) for name, a in arrays.items()}
+
+
+def step_products(ops, a, out):
+    """The five products of one digits training step, as backend ``ops`` runs them in ``fit``.
+
+    Forward Z = H W^T per layer (``dense``), the weight gradients delta^T H
+    (``weight_product``, which fused may compute in the other operand order) and the
+    delta sent back to the hidden layer, delta W (``hidden_delta``). ``out`` maps
+    each name to its preallocated result.
+    """
+    ops.product(a["X"], a["W1"].T, out["Z1"])  # (m, 30)
+    ops.product(a["H1"], a["W2"].T, out["Z2"])  # (m, 10)
+    ops.weight_product(a["D2"], a["H1"], out["dW2"])  # (10, 30)
+    ops.product(a["D2"], a["W2"], out["D1"])  # (m, 30)
+    ops.weight_product(a["D1"], a["X"], out["dW1"])  # (30, 64)
+    return out
+
+
+def step_products_reference(a):
+    """The same five products in float64, the reference every variant is checked against."""
+    f = {name: v.astype(np.float64) for name, v in a.items()}
+    return {"Z1": f["X"] @ f["W1"].T, "Z2": f["H1"] @ f["W2"].T, "dW2": f["D2"].T @ f["H1"],
+            "D1": f["D2"] @ f["W2"], "dW1": f["D1"].T @ f["X"]}

@@ -77,3 +77,41 @@ def test_chart_writes_one_panel_per_workload(tmp_path):
                                           (4.35e-3, "4.35 ms"), (13.6e-6, "13.6 µs"), (5e-7, "500 ns")])
 def test_times_are_written_in_a_unit_that_keeps_them_short(seconds, text):
     assert report._fmt_time(seconds) == text
+
+
+def test_a_peer_timed_many_calls_per_round_is_read_per_call_and_not_as_extrapolated():
+    runs = [_bench("digits step, its five matrix products [float32]", "numpy", 120e-6),
+            _bench("digits step, its five matrix products [float32]", "torch cpu (peer)", 0.04, calls_per_round=500)]
+    assert report.scaled_time(runs[1]) == (pytest.approx(80e-6), False)
+    lines = report.table(runs).splitlines()
+    torch_row = next(line for line in lines if "torch cpu" in line)
+    assert "| 80 µs |" in torch_row and "| 1.5 |" in torch_row  # 1.5x numpy's time
+    assert "extrapolated" not in torch_row
+
+
+def test_numpy_blas_names_numpys_own_library_with_its_kernels_and_threads():
+    pools = [
+        {"user_api": "blas", "internal_api": "openblas", "version": "0.3.30", "num_threads": 2,
+         "architecture": "Haswell", "filepath": "/venv/lib/scipy.libs/libscipy_openblas.so"},
+        {"user_api": "openmp", "internal_api": "openmp", "version": None, "num_threads": 2, "filepath": "/x/libgomp.so"},
+        {"user_api": "blas", "internal_api": "openblas", "version": "0.3.31", "num_threads": 2,
+         "architecture": "SkylakeX", "filepath": "/venv/lib/numpy.libs/libscipy_openblas64_.so"},
+    ]
+    assert report.numpy_blas(pools) == "openblas 0.3.31, SkylakeX kernels, 2 threads"
+    assert report.numpy_blas(pools[1:2]) == "unknown (threadpoolctl found none)"
+    mkl = [{"user_api": "blas", "internal_api": "mkl", "version": None, "num_threads": 4, "filepath": "/conda/libmkl_rt.so"}]
+    assert report.numpy_blas(mkl) == "mkl, 4 threads"  # the only BLAS, wherever it lives
+
+
+def test_torch_blas_reads_the_build_configuration():
+    config = ("PyTorch built with:\n  - CPU capability usage: AVX512\n"
+              "  - Build settings: BLAS_INFO=mkl, BUILD_TYPE=Release, LAPACK_INFO=mkl, USE_MKL=ON,\n")
+    assert report.torch_blas(config) == "mkl, CPU capability AVX512"
+    assert report.torch_blas("PyTorch built with:\n  - Build settings: BLAS_INFO=open,\n") == "open"
+    assert report.torch_blas("PyTorch built with:\n") == "unknown"
+
+
+@pytest.mark.parametrize("flags,name", [(["fpu", "avx", "avx2", "avx512f"], "AVX-512"), (["avx", "avx2", "fma"], "AVX2"),
+                                        (["sse2", "sse4_2"], "SSE4.2"), ([], "vector width unknown")])
+def test_the_widest_vector_extension_is_named_from_the_cpu_flags(flags, name):
+    assert report.widest_vector_extension(flags) == name
