@@ -149,23 +149,33 @@ def bias_sigmoid(Z, b, out):
 
 
 def bias_softmax(Z, b, out):
-    """out = softmax(Z + b) row by row, each row shifted by its maximum; out may alias Z."""
+    """out = softmax(Z + b) row by row, each row shifted by its maximum; out may alias Z.
+
+    Three passes over the whole matrix (shift, exp, normalise) rather than all three
+    per row: an output layer's rows are a handful of values, too short for the exp
+    loop to vectorise, while the flattened matrix runs through it in long blocks.
+    The arithmetic is the same, value for value, as one row at a time.
+    """
     m, n = Z.shape
-    buf = np.empty(n, FLOAT)
-    scratch = np.empty(n, FLOAT)
     for i in range(m):
         top = -INF
         for j in range(n):
-            buf[j] = Z[i, j] + b[j]
-            top = max(top, buf[j])
+            v = Z[i, j] + b[j]
+            out[i, j] = v
+            top = max(top, v)
         for j in range(n):
-            buf[j] -= top
-        exp_block(buf, n, scratch)
+            out[i, j] -= top
+    flat = out.reshape(-1)
+    scratch = np.empty(CHUNK, FLOAT)
+    for start in range(0, m * n, CHUNK):
+        block = flat[start : start + CHUNK]
+        exp_block(block, block.size, scratch)
+    for i in range(m):
         total = ZERO
         for j in range(n):
-            total += buf[j]
+            total += out[i, j]
         for j in range(n):
-            out[i, j] = buf[j] / total
+            out[i, j] /= total
 
 
 def bias_relu(Z, b, out):
