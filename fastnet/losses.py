@@ -38,5 +38,4 @@ def cost_and_delta(ops, loss, output_activation, H, Y, out):
     scale = 1.0 / H.shape[0]
     if loss == "mse":
         return ops.mse_cost_and_delta(output_activation, H, Y, scale, out), out
-    cost = ops.cross_entropy_cost(H, Y, binary=output_activation == "sigmoid")
-    return cost, ops.scaled_difference(H, Y, scale, out)
+    return ops.cross_entropy_cost_and_delta(H, Y, output_activation == "sigmoid", scale, out), out

@@ -56,6 +56,43 @@ def test_cross_entropy_of_a_saturated_wrong_output_is_large_but_finite(backend):
     Y = ops.asarray(np.array([[0.0, 1.0]]))
     cost = float(ops.cross_entropy_cost(H, Y, binary=False))
     assert np.isfinite(cost) and cost == pytest.approx(-np.log(np.finfo(np.float64).tiny))
+    delta = ops.alloc((1, 2), "float64")
+    cost = float(ops.cross_entropy_cost_and_delta(H, Y, False, 1.0, delta))
+    assert np.isfinite(cost) and cost == pytest.approx(-np.log(np.finfo(np.float64).tiny))
+    np.testing.assert_array_equal(to_numpy(delta), [[1.0, -1.0]])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("binary", [False, True], ids=["softmax", "sigmoid"])
+@pytest.mark.parametrize("targets", ["one-hot", "soft"])
+def test_cross_entropy_cost_and_delta_is_the_cost_and_the_delta(backend, binary, targets, dtype):
+    ops = get_backend(backend)
+    rng = np.random.default_rng(5)
+    H = rng.uniform(0.01, 1, size=(37, 10))
+    H = H if binary else H / H.sum(axis=1, keepdims=True)
+    Y = np.eye(10)[rng.integers(0, 10, 37)] if targets == "one-hot" else rng.dirichlet(np.ones(10), 37)
+    out = ops.alloc(H.shape, dtype)
+    cost = ops.cross_entropy_cost_and_delta(ops.asarray(H, dtype), ops.asarray(Y, dtype), binary, 1 / 37, out)
+    expected = -np.sum(Y * np.log(H) + ((1 - Y) * np.log(1 - H) if binary else 0)) / 37
+    rtol = 1e-12 if dtype == "float64" else 1e-5
+    np.testing.assert_allclose(float(cost), expected, rtol=rtol)
+    np.testing.assert_allclose(to_numpy(out), (H - Y) / 37, rtol=rtol * 10, atol=rtol * 1e-2)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf], ids=["nan", "inf"])
+@pytest.mark.parametrize("where", ["target-0", "target-1"])
+def test_a_nan_or_inf_output_makes_the_cross_entropy_cost_nan(backend, bad, where):
+    # The divergence check reads the cost: a bad output must not vanish into it,
+    # whether its target is 0 (no log needed there) or 1.
+    ops = get_backend(backend)
+    H = np.full((3, 4), 0.25)
+    Y = np.eye(4)[[0, 1, 2]]
+    H[1, 1 if where == "target-1" else 3] = bad
+    out = ops.alloc(H.shape, "float64")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's 0 * inf says "invalid value": that is the point
+        cost = float(ops.cross_entropy_cost_and_delta(ops.asarray(H), ops.asarray(Y), False, 1 / 3, out))
+    assert not np.isfinite(cost)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

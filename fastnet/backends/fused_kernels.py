@@ -32,6 +32,7 @@ LN2_LO = 1.90821492927058770002e-10
 SHIFTER = 6755399441055744.0  # 1.5 * 2**52
 SHIFTER_BITS = 0x4338000000000000  # its IEEE-754 bit pattern
 EXP_LIMIT = 708.0  # |x| clamped here: 2**k stays a normal double; sigmoid/softmax saturate anyway
+TINY = float(np.finfo(np.float64).tiny)  # probabilities are clipped here before a log
 
 # a_n = 1/n!, n = 0..13: the Taylor coefficients of exp(r).
 A0, A1, A2, A3, A4, A5, A6, A7 = 1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040
@@ -88,6 +89,7 @@ FLOAT32 = {
     "EXPONENT_BIAS": np.int32(127),
     "MANTISSA_BITS": np.int32(23),
     "EXP_LIMIT": np.float32(87.0),  # 2**k stays a normal float32: exp(+-87) = 6e37, 1.6e-38
+    "TINY": np.finfo(np.float32).tiny,
 }
 
 
@@ -216,6 +218,26 @@ def mse_sigmoid_cost_delta(H, Y, scale, out):
         d = h - y_flat[i]
         total += d * d
         out_flat[i] = d * scale * h * (ONE - h)
+    return total
+
+
+def cross_entropy_cost_delta(H, Y, scale, out):
+    """out = (H - Y) * scale, the cross-entropy's delta through a softmax; returns -sum y log h.
+
+    Only the entries with y != 0 need a log (one a row for one-hot targets), and
+    libm's log does not vectorise, so the others add y * h instead: 0 for a finite
+    h, NaN for a NaN or infinite one, which is what y log h gives there too. h is
+    clipped below at the dtype's smallest normal number, as the other backends do.
+    The sum is accumulated in float64 whatever the dtype.
+    """
+    h_flat, y_flat, out_flat = H.reshape(-1), Y.reshape(-1), out.reshape(-1)
+    for i in range(h_flat.shape[0]):
+        out_flat[i] = (h_flat[i] - y_flat[i]) * scale
+    total = 0.0
+    for i in range(h_flat.shape[0]):
+        h = h_flat[i]
+        y = y_flat[i]
+        total -= y * math.log(max(h, TINY)) if y != ZERO else y * h
     return total
 
 

@@ -119,6 +119,12 @@ class FusedOps(Ops):
         total = self._kernels(out).mse_sigmoid_cost_delta(H, Y, H.dtype.type(scale), out)
         return H.dtype.type(0.5 * total / H.shape[0])
 
+    def cross_entropy_cost_and_delta(self, H, Y, binary, scale, out):
+        if binary:
+            return super().cross_entropy_cost_and_delta(H, Y, binary, scale, out)
+        total = self._kernels(out).cross_entropy_cost_delta(H, Y, H.dtype.type(scale), out)
+        return H.dtype.type(total / H.shape[0])
+
 
 class _Kernels:
     """The fused kernels compiled for one dtype."""
@@ -148,5 +154,6 @@ def _compile_kernels(numba, names, suffix):
         "identity": jit(fk.bias_identity),
     }
     k.mse_sigmoid_cost_delta = jit(fk.mse_sigmoid_cost_delta, fastmath=REDUCTION_FASTMATH)
+    k.cross_entropy_cost_delta = jit(fk.cross_entropy_cost_delta)
     k.sigmoid_backward = jit(fk.sigmoid_backward)
     return k

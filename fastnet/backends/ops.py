@@ -288,6 +288,16 @@ class Ops:
         d = H - Y
         return 0.5 * self.xp.sum(d * d) / H.shape[0]
 
+    def cross_entropy_cost_and_delta(self, H, Y, binary, scale, out):
+        """:meth:`cross_entropy_cost` of H, Y, returned, and (H - Y) * scale written into ``out``.
+
+        After the softmax (or, ``binary``, the sigmoid) that the cross-entropy follows,
+        the loss's and the activation's derivatives cancel to H - Y.
+        """
+        cost = self.cross_entropy_cost(H, Y, binary)
+        self.scaled_difference(H, Y, scale, out)
+        return cost
+
     def cross_entropy_cost(self, H, Y, binary):
         """Mean over rows of -sum y log h (binary: plus (1 - y) log(1 - h)).
 
