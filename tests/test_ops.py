@@ -157,6 +157,22 @@ def test_weight_product_is_delta_transposed_times_h_into_dw(backend, dtype, m, n
     np.testing.assert_allclose(to_numpy(dW), delta.T @ h, rtol=rtol, atol=rtol * np.abs(delta.T @ h).max())
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_sum_rows_writes_the_column_sums_into_out_for_any_batch_size(backend, dtype):
+    # Twelve batch sizes, one row included: more than the host's cache of ones vectors
+    # holds, so it is refilled on the way; out is a view into a larger buffer, as a
+    # bias gradient is a view into the flat gradient buffer.
+    ops = get_backend(backend)
+    rng = np.random.default_rng(7)
+    buffer = ops.alloc((40,), dtype)
+    for m in [1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 1078]:
+        a = rng.normal(size=(m, 30))
+        out = buffer[5:35]
+        ops.sum_rows(ops.asarray(a, dtype), out)
+        rtol = 1e-12 if dtype == "float64" else 1e-5
+        np.testing.assert_allclose(to_numpy(out), a.sum(axis=0), rtol=rtol, atol=rtol * np.sqrt(m), err_msg=f"m={m}")
+
+
 @pytest.mark.parametrize("m", [1, 1078])
 def test_dense_and_affine_add_the_bias_to_every_row(backend, m):
     ops = get_backend(backend)
