@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fastnet.backends import get_backend
-from fastnet.backends.ops import SMALL_PRODUCT, SMALL_SIGMOID
+from fastnet.backends.ops import ROW_MAX_LOOP_COLUMNS, ROW_MAX_LOOP_ROWS, SMALL_PRODUCT, SMALL_SIGMOID
 
 from .conftest import to_numpy
 
@@ -48,6 +48,43 @@ def test_softmax_rows_sum_to_one_for_huge_logits(backend):
     z = np.array([[1e4, 0.0, -1e4], [3.0, 3.0, 3.0]])
     h = to_numpy(ops.activate("softmax", ops.asarray(z), ops.alloc(z.shape, "float64")))
     np.testing.assert_allclose(h, [[1.0, 0.0, 0.0], [1 / 3, 1 / 3, 1 / 3]], atol=1e-15)
+
+
+# Both sides of row_max's rule: a running maximum over few columns of many rows,
+# NumPy's reduction for wide or short matrices.
+ROW_SHAPES = [(ROW_MAX_LOOP_ROWS, ROW_MAX_LOOP_COLUMNS), (1078, 10), (1078, ROW_MAX_LOOP_COLUMNS + 1),
+              (ROW_MAX_LOOP_ROWS - 1, 10), (300, 1)]
+
+
+@pytest.mark.parametrize("m,n", ROW_SHAPES)
+def test_row_max_and_row_sums_are_columns_of_each_rows_max_and_sum(backend, m, n):
+    ops = get_backend(backend)
+    a = np.random.default_rng(m + n).normal(scale=100, size=(m, n))
+    a[m // 2, n // 2] = np.nan
+    a[m // 3, :] = -np.inf
+    A = ops.asarray(a)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the -inf row sums to -inf, the NaN row to NaN
+        top, sums = to_numpy(ops.row_max(A)), to_numpy(ops.row_sums(A))
+    assert top.shape == sums.shape == (m, 1)
+    np.testing.assert_array_equal(top[:, 0], a.max(axis=1))  # exact, NaN row included
+    np.testing.assert_allclose(sums[:, 0], a.sum(axis=1), rtol=1e-13, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("m,n", ROW_SHAPES[:4])
+def test_softmax_of_a_batch_is_the_stable_softmax(backend, m, n, dtype):
+    ops = get_backend(backend)
+    z = np.random.default_rng(n).normal(scale=300, size=(m, n))  # logits far past exp's range
+    z = z.astype(dtype).astype(np.float64)  # the reference starts from the same rounded logits
+    shifted = z - z.max(axis=1, keepdims=True)
+    expected = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        h = to_numpy(ops.activate("softmax", ops.asarray(z, dtype), ops.alloc(z.shape, dtype)))
+    rtol = 1e-13 if dtype == "float64" else 1e-5
+    np.testing.assert_allclose(h, expected, rtol=rtol, atol=1e-30 if dtype == "float64" else 1e-37)
+    np.testing.assert_allclose(h.sum(axis=1), 1.0, rtol=rtol * 10)
 
 
 def test_cross_entropy_of_a_saturated_wrong_output_is_large_but_finite(backend):
