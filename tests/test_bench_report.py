@@ -115,3 +115,13 @@ def test_torch_blas_reads_the_build_configuration():
                                         (["sse2", "sse4_2"], "SSE4.2"), ([], "vector width unknown")])
 def test_the_widest_vector_extension_is_named_from_the_cpu_flags(flags, name):
     assert report.widest_vector_extension(flags) == name
+
+
+def test_step_time_reports_the_fastest_of_its_fits_per_step(capsys, monkeypatch):
+    from bench import step_time
+
+    clock = iter([0.0, 3.0, 10.0, 12.0, 20.0, 24.0])  # fits of 3, 2 and 4 s
+    monkeypatch.setattr(step_time.time, "perf_counter", lambda: next(clock))
+    seconds = step_time.main(["--backend", "numpy", "--steps", "2", "--repeats", "3", "--recipe", "softmax"])
+    assert seconds == 1.0  # the 2 s fit over its 2 steps
+    assert capsys.readouterr().out.strip() == "numpy float64 softmax: 1000000.0 us/step (fastest of 3 fits of 2 steps)"
