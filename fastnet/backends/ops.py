@@ -164,9 +164,13 @@ class Ops:
             numpy.maximum(top, A[:, j], out=top)
         return top[:, None]
 
+    @functools.cached_property
+    def _ones_by_length(self):
+        return {}
+
     def _ones(self, m, dtype):
-        """A cached vector of m ones (the left operand of :meth:`sum_rows`)."""
-        cache = self.__dict__.setdefault("_ones_by_shape", {})
+        """A cached host vector of m ones, the vector that :meth:`sum_rows` and :meth:`row_sums` multiply by."""
+        cache = self._ones_by_length
         ones = cache.get((m, dtype))
         if ones is None:
             if len(cache) >= 8:  # bound memory when many batch sizes are seen
