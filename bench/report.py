@@ -198,9 +198,9 @@ def machine():
 
     import fastnet
     from fastnet.backends import backend_status
+    from fastnet.machine import cpu_description, numpy_blas
 
-    lines = [f"- CPU: {_cpu_name()} ({os.cpu_count()} logical cores, {_cpu_vectors()}), "
-             f"{platform.system()} {platform.machine()}",
+    lines = [f"- CPU: {cpu_description()}, {platform.system()} {platform.machine()}",
              f"- Python {platform.python_version()}, NumPy {numpy.__version__}, fastnet {fastnet.__version__}",
              f"- NumPy's BLAS: {numpy_blas()}"]
     for module in ("numba", "cupy", "torch", "sklearn"):
@@ -220,64 +220,6 @@ def machine():
     else:
         lines.append(f"- GPU: none ({reason.split(';')[0]})")
     return "\n".join(lines)
-
-
-def _cpu_name():
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def _cpu_vectors():
-    """The widest x86 vector extension this CPU reports (from /proc/cpuinfo)."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            flags = next((line.split(":", 1)[1].split() for line in fh if line.startswith("flags")), [])
-    except OSError:
-        flags = []
-    return widest_vector_extension(flags)
-
-
-def widest_vector_extension(flags):
-    """"AVX-512", "AVX2", ... from a CPU's flags; it decides which kernels BLAS and ufuncs pick."""
-    for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"), ("sse4_2", "SSE4.2")):
-        if flag in flags:
-            return name
-    return "vector width unknown"
-
-
-def numpy_blas(pools=None):
-    """NumPy's BLAS as it runs here: library, version, kernel architecture, threads.
-
-    ``pools`` is threadpoolctl's ``threadpool_info()`` (read here when not given;
-    threadpoolctl comes with scikit-learn). Of the BLAS libraries loaded, NumPy's
-    own is the one under ``numpy``'s folder (SciPy may have loaded another). The
-    architecture is the kernel set OpenBLAS picked for this CPU at run time, which
-    is what decides its speed on small products.
-    """
-    if pools is None:
-        import numpy  # noqa: F401  (loads the BLAS that threadpoolctl then finds)
-
-        try:
-            from threadpoolctl import threadpool_info
-        except ImportError:
-            return "unknown (threadpoolctl is not installed)"
-        pools = threadpool_info()
-    blas = [p for p in pools if p.get("user_api") == "blas"]
-    ours = [p for p in blas if "numpy" in p.get("filepath", "")] or blas
-    if not ours:
-        return "unknown (threadpoolctl found none)"
-    p = ours[0]
-    parts = [f"{p['internal_api']} {p['version']}" if p.get("version") else p["internal_api"]]
-    if p.get("architecture"):
-        parts.append(f"{p['architecture']} kernels")
-    parts.append(f"{p['num_threads']} threads")
-    return ", ".join(parts)
 
 
 def torch_blas(config=None):

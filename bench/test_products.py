@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from fastnet.backends import backend_status, get_backend
+from fastnet.machine import numpy_blas
 
 from .conftest import record
-from .report import numpy_blas, torch_blas
+from .report import torch_blas
 from .workloads import QUICK, digits_step_operands, step_products, step_products_reference
 
 WORKLOAD = "digits step, its five matrix products"

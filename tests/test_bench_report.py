@@ -89,32 +89,12 @@ def test_a_peer_timed_many_calls_per_round_is_read_per_call_and_not_as_extrapola
     assert "extrapolated" not in torch_row
 
 
-def test_numpy_blas_names_numpys_own_library_with_its_kernels_and_threads():
-    pools = [
-        {"user_api": "blas", "internal_api": "openblas", "version": "0.3.30", "num_threads": 2,
-         "architecture": "Haswell", "filepath": "/venv/lib/scipy.libs/libscipy_openblas.so"},
-        {"user_api": "openmp", "internal_api": "openmp", "version": None, "num_threads": 2, "filepath": "/x/libgomp.so"},
-        {"user_api": "blas", "internal_api": "openblas", "version": "0.3.31", "num_threads": 2,
-         "architecture": "SkylakeX", "filepath": "/venv/lib/numpy.libs/libscipy_openblas64_.so"},
-    ]
-    assert report.numpy_blas(pools) == "openblas 0.3.31, SkylakeX kernels, 2 threads"
-    assert report.numpy_blas(pools[1:2]) == "unknown (threadpoolctl found none)"
-    mkl = [{"user_api": "blas", "internal_api": "mkl", "version": None, "num_threads": 4, "filepath": "/conda/libmkl_rt.so"}]
-    assert report.numpy_blas(mkl) == "mkl, 4 threads"  # the only BLAS, wherever it lives
-
-
 def test_torch_blas_reads_the_build_configuration():
     config = ("PyTorch built with:\n  - CPU capability usage: AVX512\n"
               "  - Build settings: BLAS_INFO=mkl, BUILD_TYPE=Release, LAPACK_INFO=mkl, USE_MKL=ON,\n")
     assert report.torch_blas(config) == "mkl, CPU capability AVX512"
     assert report.torch_blas("PyTorch built with:\n  - Build settings: BLAS_INFO=open,\n") == "open"
     assert report.torch_blas("PyTorch built with:\n") == "unknown"
-
-
-@pytest.mark.parametrize("flags,name", [(["fpu", "avx", "avx2", "avx512f"], "AVX-512"), (["avx", "avx2", "fma"], "AVX2"),
-                                        (["sse2", "sse4_2"], "SSE4.2"), ([], "vector width unknown")])
-def test_the_widest_vector_extension_is_named_from_the_cpu_flags(flags, name):
-    assert report.widest_vector_extension(flags) == name
 
 
 def test_step_time_reports_the_fastest_of_its_fits_per_step(capsys, monkeypatch):

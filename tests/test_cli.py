@@ -139,6 +139,9 @@ def test_info_lists_every_backend_gpu_and_versions(capsys):
     out = capsys.readouterr().out
     for text in ("python  ", "numba  ", "numpy  ", "cupy  ", "auto ", "gpu:", "numpy: ", "sklearn: ", "fastnet: 0."):
         assert text in out
+    blas = next(line for line in out.splitlines() if line.startswith("numpy's blas: "))
+    assert "threads" in blas and "unknown" not in blas  # threadpoolctl comes with scikit-learn
+    assert next(line for line in out.splitlines() if line.startswith("cpu: ")).count("logical cores") == 1
 
 
 def test_tutorial_command_prints_the_documented_result(capsys):

@@ -1,15 +1,16 @@
-"""``fastnet info``: which backends run here and why not, the GPU, the library versions."""
+"""``fastnet info``: which backends run here and why not, the CPU and BLAS, the GPU, the library versions."""
 
 import importlib
 import platform
 
 from ..backends import BACKENDS, backend_status, get_backend
+from ..machine import cpu_description, numpy_blas
 
 LIBRARIES = ("fastnet", "numpy", "scipy", "sklearn", "numba", "cupy", "tqdm", "matplotlib")
 
 
 def add_parser(sub):
-    sub.add_parser("info", help="list the backends, the GPU and library versions")
+    sub.add_parser("info", help="list the backends, the CPU and BLAS, the GPU and library versions")
 
 
 def gpu_name():
@@ -37,6 +38,8 @@ def run(_args):
         ok, reason = backend_status(name)
         print(f"  {name:7s} {'usable' if ok else 'unavailable: ' + reason}")
     print(f"  auto    -> {get_backend('auto').name}")
+    print(f"cpu: {cpu_description()}")
+    print(f"numpy's blas: {numpy_blas()}")
     print(f"gpu: {gpu_name()}")
     print(f"python: {platform.python_version()} ({platform.machine()})")
     for module in LIBRARIES:
