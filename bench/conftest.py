@@ -6,6 +6,11 @@ import pytest
 
 from fastnet.backends import BACKENDS, backend_status
 
+# Seconds of idle before each timed round that follows another library's work, so
+# that the previous round's BLAS or OpenMP threads, which spin for a while after
+# their last job, have gone to sleep and do not compete with the next round.
+PAIR_PAUSE_S = 0.3
+
 
 @pytest.fixture(scope="session")
 def torch_worker():

@@ -8,7 +8,7 @@ import pytest
 import fastnet
 from fastnet.backends import backend_status
 
-from .conftest import record
+from .conftest import PAIR_PAUSE_S, record
 from .peers import numpy_train
 from .workloads import DIGITS_ITERATIONS, PYTHON_ITERATIONS, QUICK, digits, large_data
 
@@ -117,11 +117,6 @@ def paired_backend():
     """fastnet's fastest CPU backend available here: the one whose rounds alternate with PyTorch's."""
     return "fused" if backend_status("fused")[0] else "numpy"
 
-
-# Seconds of idle before each timed round of a pair, so that the previous round's
-# BLAS or OpenMP threads, which spin for a while after their last job, have gone to
-# sleep and do not compete with the next round.
-PAIR_PAUSE_S = 0.3
 
 # Pairs of rounds in full mode. With 5, the median's verdict swung 1.40-1.64x between
 # runs on the development machine (pairs spread 1.13-2.53x); 9 narrow it at about
