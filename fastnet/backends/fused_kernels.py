@@ -228,16 +228,17 @@ def cross_entropy_cost_delta(H, Y, scale, out):
     libm's log does not vectorise, so the others add y * h instead: 0 for a finite
     h, NaN for a NaN or infinite one, which is what y log h gives there too. h is
     clipped below at the dtype's smallest normal number, as the other backends do.
-    The sum is accumulated in float64 whatever the dtype.
+    The sum is accumulated in float64 whatever the dtype. The cost is read before
+    the delta is written, so out may alias H.
     """
     h_flat, y_flat, out_flat = H.reshape(-1), Y.reshape(-1), out.reshape(-1)
-    for i in range(h_flat.shape[0]):
-        out_flat[i] = (h_flat[i] - y_flat[i]) * scale
     total = 0.0
     for i in range(h_flat.shape[0]):
         h = h_flat[i]
         y = y_flat[i]
         total -= y * math.log(max(h, TINY)) if y != ZERO else y * h
+    for i in range(h_flat.shape[0]):
+        out_flat[i] = (h_flat[i] - y_flat[i]) * scale
     return total
 
 
