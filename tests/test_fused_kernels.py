@@ -49,9 +49,8 @@ def _plain_python_exp(names=None):
     """fused_kernels' exp with its callees bound to the plain (uncompiled) functions."""
     names = names or {}
     polynomial = fused_kernels.exp_polynomial_float32 if names else fused_kernels.exp_polynomial
-    parts = _rebound(fused_kernels.exp_parts, **names, exp_polynomial=polynomial)
-    block = _rebound(fused_kernels.exp_block, **names, exp_parts=parts)
-    return _rebound(fused_kernels.exp_inplace, **names, exp_block=block)
+    exp_of = _rebound(fused_kernels.exp_of, **names, exp_polynomial=polynomial)
+    return _rebound(fused_kernels.exp_inplace, **names, exp_of=exp_of)
 
 
 def test_plain_python_exp_gives_the_compiled_numbers(fused):
@@ -154,3 +153,25 @@ def test_weight_grads_in_either_operand_order_match_numpy(fused, m, n_in, n_out,
     tol = 1e-12 if dtype == "float64" else 1e-4
     np.testing.assert_allclose(dW, ref, rtol=tol, atol=tol * np.abs(ref).max())
     np.testing.assert_allclose(db, delta.astype(np.float64).sum(axis=0), rtol=tol, atol=tol * m)
+
+
+@pytest.mark.parametrize("dtype,int_type", [(np.float64, np.int64), (np.float32, np.int32)])
+def test_bit_reinterpretation_matches_numpy_view_compiled_and_plain(fused, dtype, int_type):
+    import numba
+
+    from fastnet.backends import numba_bits
+
+    @numba.njit
+    def round_trip(x, bits_out, back_out):
+        for i in range(x.shape[0]):
+            bits_out[i] = numba_bits.int_bits(x[i])
+            back_out[i] = numba_bits.float_of_bits(bits_out[i])
+
+    x = np.array([0.0, -0.0, 1.0, -2.5, 1e-30, np.inf, -np.inf, np.nan, 12582912.0], dtype)
+    bits, back = np.empty(x.size, int_type), np.empty_like(x)
+    round_trip(x, bits, back)
+    np.testing.assert_array_equal(bits, x.view(int_type))
+    np.testing.assert_array_equal(back.view(int_type), x.view(int_type))  # NaN's payload too
+    plain = np.array([fused_kernels.int_bits(v) for v in x], int_type)
+    np.testing.assert_array_equal(plain, x.view(int_type))
+    assert all(fused_kernels.float_of_bits(i).dtype == dtype for i in plain)

@@ -7,7 +7,8 @@ an exp written so that LLVM can vectorise it (AVX2: four doubles at a time):
 
 * range reduction  x = k ln2 + r,  |r| <= ln2 / 2, in two parts (Cody-Waite),
 * exp(r) by its Taylor series to r**13 (truncation below 5e-18 relative),
-* 2**k by writing k into the exponent bits of a double.
+* 2**k by writing k into the exponent bits of a double, in registers (the bit
+  reinterpretation is a Numba intrinsic when compiled, see ``int_bits``).
 
 float32 runs the same source with float32 constants bound in (``FLOAT32``): eight
 lanes at a time, a Taylor series to r**7, results within 2 float32 ulp.
@@ -17,6 +18,9 @@ the low bits of the sum, so no float-to-int conversion (which AVX2 lacks for
 64-bit integers) is needed. That trick relies on ``(t + S) - S`` being computed as
 written, so these kernels are compiled with ``fastmath`` limited to ``contract``
 (fused multiply-add), never ``reassoc``, which would simplify the trick away.
+
+The whole exp is one scalar function, ``exp_of``, that Numba inlines: a loop that
+calls it is vectorised as it stands, with no scratch array and no second pass.
 
 Each kernel is plain Python over NumPy arrays and runs uncompiled too (the tests
 check both against NumPy); :class:`fastnet.backends.fused_ops.FusedOps` compiles them.
@@ -37,7 +41,6 @@ TINY = float(np.finfo(np.float64).tiny)  # probabilities are clipped here before
 # a_n = 1/n!, n = 0..13: the Taylor coefficients of exp(r).
 A0, A1, A2, A3, A4, A5, A6, A7 = 1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040
 A8, A9, A10, A11, A12, A13 = 1.0 / 40320, 1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800
-CHUNK = 512  # elements per block: the block and its scratch stay in L1 cache
 
 # The element type, written as names so that one source serves both precisions:
 # these are float64's, and FLOAT32 below holds the float32 replacements that
@@ -93,61 +96,57 @@ FLOAT32 = {
 }
 
 
-def exp_parts(x, n, scratch):
-    """Split exp(x[:n]) in place: x[i] becomes exp(r_i) and scratch[i] the float 2**k_i.
+def int_bits(x):
+    """The IEEE-754 bit pattern of a NumPy float scalar, as the integer of its width.
 
-    exp(x[i]) is then x[i] * scratch[i]; callers fuse that product into their own
-    last pass. NaN stays NaN; |x| beyond EXP_LIMIT is clamped (float64: 708, where
-    exp(+-708) = 3e307, 3e-308).
+    Plain Python, for running these kernels uncompiled; FusedOps compiles them with
+    the Numba intrinsic of :mod:`fastnet.backends.numba_bits` in its place.
     """
-    for i in range(n):
-        v = x[i]
-        v = EXP_LIMIT if v > EXP_LIMIT else v
-        v = -EXP_LIMIT if v < -EXP_LIMIT else v
-        t = v * LOG2E + SHIFTER  # rounds to k + SHIFTER, k = nearest integer to v log2(e)
-        k = t - SHIFTER
-        r = (v - k * LN2_HI) - k * LN2_LO
-        x[i] = exp_polynomial(r)
-        scratch[i] = t
-    bits = scratch.view(INT)
-    for i in range(n):
-        bits[i] = (bits[i] - SHIFTER_BITS + EXPONENT_BIAS) << MANTISSA_BITS  # the float 2**k
+    x = np.asarray(x)
+    return x.view(np.int64 if x.itemsize == 8 else np.int32)[()]
 
 
-def exp_block(x, n, scratch):
-    """x[:n] = exp(x[:n]) in place; ``scratch`` is a float64 array of at least n."""
-    exp_parts(x, n, scratch)
-    for i in range(n):
-        x[i] *= scratch[i]
+def float_of_bits(i):
+    """The float whose IEEE-754 bit pattern is the NumPy integer scalar ``i`` (see int_bits)."""
+    i = np.asarray(i)
+    return i.view(np.float64 if i.itemsize == 8 else np.float32)[()]
 
 
-def sigmoid_of_negated_block(x, n, scratch):
-    """x[:n] = 1 / (1 + exp(x[:n])) in place: the sigmoid of -x."""
-    exp_parts(x, n, scratch)
-    for i in range(n):
-        x[i] = ONE / (ONE + x[i] * scratch[i])
+def exp_of(v):
+    """exp(v) for one FLOAT, computed so that a loop of calls vectorises.
+
+    NaN stays NaN; |v| beyond EXP_LIMIT is clamped (float64: 708, where
+    exp(+-708) = 3e307, 3e-308). 2**k is built from the shifted sum's own bits:
+    they hold SHIFTER_BITS + k, so moving k + EXPONENT_BIAS into the exponent field
+    gives the float 2**k without a float-to-integer conversion.
+    """
+    v = EXP_LIMIT if v > EXP_LIMIT else v
+    v = -EXP_LIMIT if v < -EXP_LIMIT else v
+    t = v * LOG2E + SHIFTER  # rounds to k + SHIFTER, k = nearest integer to v log2(e)
+    k = t - SHIFTER
+    r = (v - k * LN2_HI) - k * LN2_LO
+    two_to_k = float_of_bits(INT((int_bits(t) - SHIFTER_BITS + EXPONENT_BIAS) << MANTISSA_BITS))
+    return exp_polynomial(r) * two_to_k
 
 
 def exp_inplace(a):
     """a = exp(a) for a contiguous FLOAT array of any shape (the vectorised exp alone)."""
     flat = a.reshape(-1)
-    scratch = np.empty(CHUNK, FLOAT)
-    for start in range(0, flat.size, CHUNK):
-        block = flat[start : start + CHUNK]
-        exp_block(block, block.size, scratch)
+    for i in range(flat.shape[0]):
+        flat[i] = exp_of(flat[i])
 
 
 def bias_sigmoid(Z, b, out):
     """out = 1 / (1 + exp(-(Z + b))), row-broadcast bias; out may alias Z."""
     m, n = Z.shape
+    # Two passes: the bias in rows (a row is too short to vectorise well), then the
+    # exp and the division over the flattened matrix, in long vectorised runs.
     for i in range(m):
         for j in range(n):
             out[i, j] = -(Z[i, j] + b[j])
     flat = out.reshape(-1)
-    scratch = np.empty(CHUNK, FLOAT)
-    for start in range(0, m * n, CHUNK):
-        block = flat[start : start + CHUNK]
-        sigmoid_of_negated_block(block, block.size, scratch)
+    for i in range(m * n):
+        flat[i] = ONE / (ONE + exp_of(flat[i]))
 
 
 def bias_softmax(Z, b, out):
@@ -168,10 +167,8 @@ def bias_softmax(Z, b, out):
         for j in range(n):
             out[i, j] -= top
     flat = out.reshape(-1)
-    scratch = np.empty(CHUNK, FLOAT)
-    for start in range(0, m * n, CHUNK):
-        block = flat[start : start + CHUNK]
-        exp_block(block, block.size, scratch)
+    for i in range(m * n):
+        flat[i] = exp_of(flat[i])
     for i in range(m):
         total = ZERO
         for j in range(n):

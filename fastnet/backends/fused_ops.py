@@ -135,20 +135,20 @@ def _compile_kernels(numba, names, suffix):
 
     ``suffix`` gives each precision's copies their own Numba cache entries.
     """
+    from . import numba_bits  # imports numba: only here, never at ``import fastnet``
 
     def jit(fn, fastmath=FASTMATH, **callees):
         copy = _rebound(fn, suffix, **names, **callees)
         return numba.njit(cache=True, fastmath=fastmath, error_model=ERROR_MODEL)(copy)
 
     polynomial = jit(fk.exp_polynomial_float32 if names else fk.exp_polynomial)
-    exp_parts = jit(fk.exp_parts, exp_polynomial=polynomial)
-    sigmoid_block = jit(fk.sigmoid_of_negated_block, exp_parts=exp_parts)
+    exp_of = jit(fk.exp_of, exp_polynomial=polynomial,
+                 int_bits=numba_bits.int_bits, float_of_bits=numba_bits.float_of_bits)
     k = _Kernels()
-    k.exp_block = jit(fk.exp_block, exp_parts=exp_parts)
-    k.exp_inplace = jit(fk.exp_inplace, exp_block=k.exp_block)  # the exp alone, for its tests
+    k.exp_inplace = jit(fk.exp_inplace, exp_of=exp_of)  # the exp alone, for its tests
     k.bias_activation = {
-        "sigmoid": jit(fk.bias_sigmoid, sigmoid_of_negated_block=sigmoid_block),
-        "softmax": jit(fk.bias_softmax, exp_block=k.exp_block),
+        "sigmoid": jit(fk.bias_sigmoid, exp_of=exp_of),
+        "softmax": jit(fk.bias_softmax, exp_of=exp_of),
         "relu": jit(fk.bias_relu),
         "tanh": jit(fk.bias_tanh),
         "identity": jit(fk.bias_identity),
