@@ -13,9 +13,12 @@ BLAS's call overhead dominates, a layer runs as one compiled loop instead (the
 ``numba`` backend's dense kernel).
 """
 
+import os
+
 import numpy
 
 from . import fused_kernels as fk
+from . import row_kernels
 from .loop_ops import _KINDS, LoopOps, _rebound
 from .ops import Ops
 
@@ -36,6 +39,19 @@ def transposed_weight_grad_is_faster(m, n_in, n_out):
     30 -> 64 0.6x, 20000 rows 0.76x. The rule takes only the consistent wins.
     """
     return 512 <= m <= 8192 and n_out <= 32 and n_in >= 48 and n_in >= 2 * n_out
+
+
+# A layer runs row-parallel (see row_kernels) when each thread gets at least this
+# many rows and this many multiply-adds; below that one thread is quicker than a
+# parallel launch. Also below OpenBLAS's own threading threshold (65536 * 4
+# multiply-adds), so a layer left serial never wakes NumPy's BLAS threads while
+# Numba's are spinning (the two pools on the same cores cost milliseconds).
+PARALLEL_MIN_ROWS = 32
+PARALLEL_MIN_WORK = 65_536
+
+# FASTNET_ROW_PARALLEL=0 keeps every layer on the serial path (NumPy's BLAS then
+# the kernels), e.g. to compare the two.
+ROW_PARALLEL_ENV = "FASTNET_ROW_PARALLEL"
 
 
 # Never "reassoc" where the exp is: its rounding trick needs (t + S) - S evaluated
@@ -74,6 +90,37 @@ class FusedOps(Ops):
         # its size dispatch (a Python call, ~0.7 us of a ~4 us layer) and call the
         # serial build directly.
         self._small_dense = getattr(self.k.dense, "serial", self.k.dense)
+        self._numba = numba
+        self._row_kernels = {}
+        #: None when layers of enough rows run row-parallel; otherwise why they do not.
+        self.row_parallel_off = _row_parallel_off(numba)
+
+    def row_parts(self, m, work, *arrays):
+        """Row blocks for a layer of m rows and ``work`` multiply-adds: 0 for the serial path.
+
+        One block per Numba thread, fewer where blocks would be too small to pay
+        for the launch; the row-parallel kernels also need C-contiguous arrays of
+        one dtype (the network's always are).
+        """
+        if self.row_parallel_off is not None:
+            return 0
+        parts = min(self._numba.get_num_threads(), m // PARALLEL_MIN_ROWS, work // PARALLEL_MIN_WORK)
+        if parts < 2:
+            return 0
+        dtype = arrays[0].dtype
+        if all(a.flags.c_contiguous and a.dtype == dtype for a in arrays):
+            return parts
+        return 0
+
+    def _row_kernel(self, name, dtype, kind=None):
+        """The compiled row-parallel kernel ``name`` for this dtype (and activation), compiled on first use."""
+        key = (name, dtype, kind)
+        kernel = self._row_kernels.get(key)
+        if kernel is None:
+            kernels = self._float32 if dtype == numpy.float32 else self._float64
+            kernel = self._row_kernels[key] = _compile_row_kernel(self._numba, name, kernels, self.k, kind,
+                                                                  "_float32" if dtype == numpy.float32 else "")
+        return kernel
 
     def _kernels(self, array):
         return self._float32 if array.dtype == numpy.float32 else self._float64
@@ -88,19 +135,32 @@ class FusedOps(Ops):
     def dense(self, X, W, b, kind, out):
         if kind not in _KINDS:
             return super().dense(X, W, b, kind, out)  # raises the unknown-activation error
-        if X.shape[0] * W.size <= SMALL_LAYER:
+        work = X.shape[0] * W.size
+        if work <= SMALL_LAYER:
             self._small_dense(X, W, b, _KINDS[kind], out)
+        elif parts := self.row_parts(X.shape[0], work, X, W, b, out):
+            self._row_kernel("dense_rows", out.dtype, kind)(X, W, b, out, parts)
         else:
             self.product(X, W.T, out)
             self._kernels(out).bias_activation[kind](out, b, out)
         return out
 
     def hidden_delta(self, delta, W, H, kind, out):
+        if kind in _KINDS and (parts := self.row_parts(delta.shape[0], delta.shape[0] * W.size, delta, W, H, out)):
+            self._row_kernel("hidden_delta_rows", out.dtype)(delta, W, H, _KINDS[kind], out, parts)
+            return out
         if kind != "sigmoid":
             return super().hidden_delta(delta, W, H, kind, out)
         self.product(delta, W, out)
         self._kernels(out).sigmoid_backward(H, out, out)
         return out
+
+    def weight_grads(self, delta, H, dW, db):
+        m = delta.shape[0]
+        if parts := self.row_parts(m, m * dW.size, delta, H, dW, db):
+            self._row_kernel("weight_grads_rows", dW.dtype)(delta, H, dW, db, parts)
+        else:
+            super().weight_grads(delta, H, dW, db)
 
     def weight_product(self, delta, H, dW):
         if transposed_weight_grad_is_faster(*H.shape, delta.shape[1]):
@@ -128,6 +188,38 @@ class FusedOps(Ops):
 
 class _Kernels:
     """The fused kernels compiled for one dtype."""
+
+
+def _row_parallel_off(numba):
+    """None when the row-parallel kernels can run here; otherwise the reason they cannot."""
+    if os.environ.get(ROW_PARALLEL_ENV, "1").strip() == "0":
+        return f"turned off by {ROW_PARALLEL_ENV}=0"
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        return "Numba has one thread"
+    # Launch Numba's threads (what any parallel kernel does first) to learn which
+    # threading layer they use. Only OpenMP's is measured: its threads wait for
+    # the next launch by spinning, which is what makes a launch per layer cheap.
+    probe = numba.njit(cache=True, parallel=True)(_rebound(row_kernels.launch_probe, prange=numba.prange))
+    probe(numpy.zeros(2))
+    layer = numba.threading_layer()
+    if layer != "omp":
+        return f"Numba's threading layer is {layer!r}; the row-parallel kernels are measured with 'omp' only"
+    from . import blas_threads
+
+    return blas_threads.single_thread_scipy_blas()
+
+
+def _compile_row_kernel(numba, name, kernels, numba_kernels, kind, suffix):
+    """Compile row_kernels.``name`` in parallel, bound to one dtype's compiled kernels."""
+    names = {
+        "prange": numba.prange,
+        "sigmoid_backward": kernels.sigmoid_backward,
+        "activation_backward": numba_kernels.activation_backward,
+    }
+    if kind is not None:
+        names["bias_activation"] = kernels.bias_activation[kind]
+    copy = _rebound(getattr(row_kernels, name), f"_{kind or 'any'}{suffix}", **names)
+    return numba.njit(cache=True, parallel=True, fastmath=FASTMATH, error_model=ERROR_MODEL)(copy)
 
 
 def _compile_kernels(numba, names, suffix):
