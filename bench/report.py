@@ -203,6 +203,10 @@ def machine():
     lines = [f"- CPU: {cpu_description()}, {platform.system()} {platform.machine()}",
              f"- Python {platform.python_version()}, NumPy {numpy.__version__}, fastnet {fastnet.__version__}",
              f"- NumPy's BLAS: {numpy_blas()}"]
+    if backend_status("fused")[0]:
+        from fastnet.backends import get_backend
+
+        lines.append(f"- fused backend: {get_backend('fused').row_parallel_description()}")
     for module in ("numba", "cupy", "torch", "sklearn"):
         try:
             lines.append(f"- {module} {__import__(module).__version__}")

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import fastnet
+from fastnet.backends import backend_status
 from fastnet.cli import main
 from fastnet.cli.progress import ProgressBar
 
@@ -142,6 +143,9 @@ def test_info_lists_every_backend_gpu_and_versions(capsys):
     blas = next(line for line in out.splitlines() if line.startswith("numpy's blas: "))
     assert "threads" in blas and "unknown" not in blas  # threadpoolctl comes with scikit-learn
     assert next(line for line in out.splitlines() if line.startswith("cpu: ")).count("logical cores") == 1
+    if backend_status("fused")[0]:
+        fused = next(line for line in out.splitlines() if line.startswith("fused layers: "))
+        assert "row-parallel on" in fused or "serial (" in fused
 
 
 def test_tutorial_command_prints_the_documented_result(capsys):

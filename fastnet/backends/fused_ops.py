@@ -94,6 +94,16 @@ class FusedOps(Ops):
         self._row_kernels = {}
         #: None when layers of enough rows run row-parallel; otherwise why they do not.
         self.row_parallel_off = _row_parallel_off(numba)
+        # Read once: numba.get_num_threads() costs ~0.7 us a call, and a launch with
+        # fewer threads than blocks still computes every block.
+        self._threads = numba.get_num_threads()
+
+    def row_parallel_description(self):
+        """One line for ``fastnet info`` and the benchmark report: how layers are split here."""
+        if self.row_parallel_off is not None:
+            return f"serial ({self.row_parallel_off})"
+        return (f"row-parallel on {self._threads} Numba threads (from {PARALLEL_MIN_ROWS} rows and "
+                f"{PARALLEL_MIN_WORK} multiply-adds a thread); SciPy's BLAS set to one thread")
 
     def row_parts(self, m, work, *arrays):
         """Row blocks for a layer of m rows and ``work`` multiply-adds: 0 for the serial path.
@@ -104,7 +114,7 @@ class FusedOps(Ops):
         """
         if self.row_parallel_off is not None:
             return 0
-        parts = min(self._numba.get_num_threads(), m // PARALLEL_MIN_ROWS, work // PARALLEL_MIN_WORK)
+        parts = min(self._threads, m // PARALLEL_MIN_ROWS, work // PARALLEL_MIN_WORK)
         if parts < 2:
             return 0
         dtype = arrays[0].dtype

@@ -70,14 +70,18 @@ def weight_grads_rows(delta, H, dW, db, parts):
     n_in = H.shape[1]
     size = (m + parts - 1) // parts  # rows per block; the last may be shorter
     dW_parts = np.empty((parts, n_out, n_in), dW.dtype)
-    db_parts = np.zeros((parts, n_out), db.dtype)
+    db_parts = np.empty((parts, n_out), db.dtype)
     for p in prange(parts):
         lo = p * size
         hi = min(m, lo + size)
         np.dot(delta[lo:hi].T, H[lo:hi], dW_parts[p])
+        # A block-local accumulator: written through db_parts[p] directly, the
+        # row loop neither vectorises nor keeps its sums in registers (12 vs 5 us).
+        column_sums = np.zeros(n_out, db.dtype)
         for i in range(lo, hi):
             for j in range(n_out):
-                db_parts[p, j] += delta[i, j]
+                column_sums[j] += delta[i, j]
+        db_parts[p] = column_sums
     for i in range(n_out):
         for j in range(n_in):
             total = dW_parts[0, i, j]

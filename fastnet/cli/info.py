@@ -40,6 +40,8 @@ def run(_args):
     print(f"  auto    -> {get_backend('auto').name}")
     print(f"cpu: {cpu_description()}")
     print(f"numpy's blas: {numpy_blas()}")
+    if backend_status("fused")[0]:
+        print(f"fused layers: {get_backend('fused').row_parallel_description()}")
     print(f"gpu: {gpu_name()}")
     print(f"python: {platform.python_version()} ({platform.machine()})")
     for module in LIBRARIES:
