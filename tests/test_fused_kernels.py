@@ -175,3 +175,15 @@ def test_bit_reinterpretation_matches_numpy_view_compiled_and_plain(fused, dtype
     plain = np.array([fused_kernels.int_bits(v) for v in x], int_type)
     np.testing.assert_array_equal(plain, x.view(int_type))
     assert all(fused_kernels.float_of_bits(i).dtype == dtype for i in plain)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_hidden_delta_on_strided_arrays_takes_the_numpy_path(fused, dtype):
+    rng = np.random.default_rng(5)
+    H = rng.random((40, 24)).astype(dtype)[:, ::2]  # strided: the flat kernel cannot take it
+    delta = rng.normal(size=(40, 5)).astype(dtype)
+    W = rng.normal(size=(5, 12)).astype(dtype)
+    got, ref = np.empty((40, 12), dtype), np.empty((40, 12), dtype)
+    fused.hidden_delta(delta, W, H, "sigmoid", got)
+    get_backend("numpy").hidden_delta(delta, W, H, "sigmoid", ref)
+    np.testing.assert_allclose(got, ref, rtol=RTOL[dtype], atol=RTOL[dtype] * np.abs(ref).max())

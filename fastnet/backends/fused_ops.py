@@ -109,15 +109,15 @@ class FusedOps(Ops):
         """Row blocks for a layer of m rows and ``work`` multiply-adds: 0 for the serial path.
 
         One block per Numba thread, fewer where blocks would be too small to pay
-        for the launch; the row-parallel kernels also need C-contiguous arrays of
-        one dtype (the network's always are).
+        for the launch; the row-parallel kernels also need the ``arrays`` they are
+        given to be C-contiguous and of one dtype (the network's always are).
         """
         if self.row_parallel_off is not None:
             return 0
         parts = min(self._threads, m // PARALLEL_MIN_ROWS, work // PARALLEL_MIN_WORK)
         if parts < 2:
             return 0
-        dtype = arrays[0].dtype
+        dtype = arrays[0].dtype if arrays else None
         if all(a.flags.c_contiguous and a.dtype == dtype for a in arrays):
             return parts
         return 0
@@ -142,6 +142,23 @@ class FusedOps(Ops):
     momentum_update = LoopOps.momentum_update
     adam_update = LoopOps.adam_update
 
+    def dense_function(self, m, n_in, n_out, kind):
+        work = m * n_in * n_out
+        parts = self.row_parts(m, work) if kind in _KINDS and work > SMALL_LAYER else 0
+        if not parts:
+            return super().dense_function(m, n_in, n_out, kind)
+        dense, row_kernel = self.dense, self._row_kernel
+
+        def row_parallel_layer(X, W, b, out):
+            # dense()'s row-parallel case with its checks made once: only X comes from
+            # outside the network's own contiguous buffers of one dtype.
+            if X.flags.c_contiguous and X.dtype == out.dtype:
+                row_kernel("dense_rows", out.dtype, kind)(X, W, b, out, parts)
+                return out
+            return dense(X, W, b, kind, out)
+
+        return row_parallel_layer
+
     def dense(self, X, W, b, kind, out):
         if kind not in _KINDS:
             return super().dense(X, W, b, kind, out)  # raises the unknown-activation error
@@ -159,7 +176,7 @@ class FusedOps(Ops):
         if kind in _KINDS and (parts := self.row_parts(delta.shape[0], delta.shape[0] * W.size, delta, W, H, out)):
             self._row_kernel("hidden_delta_rows", out.dtype)(delta, W, H, _KINDS[kind], out, parts)
             return out
-        if kind != "sigmoid":
+        if kind != "sigmoid" or not (H.flags.c_contiguous and out.flags.c_contiguous):
             return super().hidden_delta(delta, W, H, kind, out)
         self.product(delta, W, out)
         self._kernels(out).sigmoid_backward(H, out, out)
