@@ -192,12 +192,14 @@ class Network:
         H = self._forward(X, ws)
         cost, delta = losses.cost_and_delta(ops, self.loss, self.output_activation, H, Y, ws.delta[-1])
         for l in range(len(self._W) - 1, -1, -1):
-            h_prev = X if l == 0 else ws.h[l - 1]
             dW, db = self._grads[l]
-            ops.weight_grads(delta, h_prev, dW, db)
-            if l > 0:
-                # delta^(l) = (delta^(l+1) W^(l)) * f'(z^(l)), f' from the stored h.
-                delta = ops.hidden_delta(delta, self._W[l], h_prev, self._activations[l - 1], ws.delta[l - 1])
+            if l == 0:
+                ops.weight_grads(delta, X, dW, db)
+            else:
+                # dW, db of layer l, then delta^(l) = (delta^(l+1) W^(l)) * f'(z^(l)),
+                # f' from the stored h.
+                h_prev = ws.h[l - 1]
+                delta = ops.backward_step(delta, self._W[l], h_prev, self._activations[l - 1], dW, db, ws.delta[l - 1])
         return cost
 
     # -- public API ----------------------------------------------------------

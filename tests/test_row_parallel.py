@@ -73,6 +73,19 @@ def test_hidden_delta_rows_matches_numpy(fused, kind, parts, dtype):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("parts", [2, 3])
+@pytest.mark.parametrize("kind", KINDS)
+def test_backward_step_rows_matches_numpy(fused, kind, parts, dtype):
+    _, W, _, H, delta = _data(301, 30, 10, dtype, seed=1)
+    got = [np.full((301, 30), np.nan, dtype), np.full((10, 30), np.nan, dtype), np.full(10, np.nan, dtype)]
+    fused._row_kernel("backward_step_rows", np.dtype(dtype))(delta, W, H, _KINDS[kind], got[1], got[2], got[0], parts)
+    ref = [np.empty((301, 30), dtype), np.empty((10, 30), dtype), np.empty(10, dtype)]
+    get_backend("numpy").backward_step(delta, W, H, kind, ref[1], ref[2], ref[0])
+    for g, r in zip(got, ref):
+        _close(g, r, dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("parts", [2, 3])
 def test_weight_grads_rows_matches_numpy(fused, parts, dtype):
     _, _, _, H, delta = _data(301, 64, 30, dtype)
     dW, db = np.full((30, 64), np.nan, dtype), np.full(30, np.nan, dtype)  # every entry must be written
@@ -92,11 +105,20 @@ def test_plain_python_row_kernels_give_the_compiled_numbers(fused):
     fused._row_kernel("dense_rows", np.dtype("float64"), "sigmoid")(X, W, b, ref, 3)
     np.testing.assert_allclose(got, ref, rtol=1e-13)
 
-    W_back = W.T.copy()  # (20, 7) -> a layer of 7 outputs fed by 20
+    W_back = W.T.copy()  # (20, 7): X plays a delta of 20 outputs, sent back to 7
+    H_back = np.ascontiguousarray(H[:, :7])
     got, ref = np.empty((97, 7)), np.empty((97, 7))
-    row_kernels.hidden_delta_rows(X, W_back, H[:, :7], loop_kernels.TANH, got, 2)
-    fused._row_kernel("hidden_delta_rows", np.dtype("float64"))(X, W_back, H[:, :7], loop_kernels.TANH, ref, 2)
+    row_kernels.hidden_delta_rows(X, W_back, H_back, loop_kernels.TANH, got, 2)
+    fused._row_kernel("hidden_delta_rows", np.dtype("float64"))(X, W_back, H_back, loop_kernels.TANH, ref, 2)
     np.testing.assert_allclose(got, ref, rtol=1e-13)
+
+    plain = [np.empty((97, 7)), np.empty((20, 7)), np.empty(20)]
+    compiled = [np.empty((97, 7)), np.empty((20, 7)), np.empty(20)]
+    row_kernels.backward_step_rows(X, W_back, H_back, loop_kernels.SIGMOID, plain[1], plain[2], plain[0], 3)
+    fused._row_kernel("backward_step_rows", np.dtype("float64"))(
+        X, W_back, H_back, loop_kernels.SIGMOID, compiled[1], compiled[2], compiled[0], 3)
+    for got, ref in zip(plain, compiled):
+        np.testing.assert_allclose(got, ref, rtol=1e-13)
 
     dW, db, ref_dW, ref_db = np.empty((7, 20)), np.empty(7), np.empty((7, 20)), np.empty(7)
     row_kernels.weight_grads_rows(delta, H, dW, db, 3)

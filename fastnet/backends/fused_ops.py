@@ -182,6 +182,14 @@ class FusedOps(Ops):
         self._kernels(out).sigmoid_backward(H, out, out)
         return out
 
+    def backward_step(self, delta, W, H, kind, dW, db, out):
+        m = delta.shape[0]
+        # Both products have m * dW.size multiply-adds.
+        if kind in _KINDS and (parts := self.row_parts(m, 2 * m * dW.size, delta, W, H, dW, db, out)):
+            self._row_kernel("backward_step_rows", out.dtype)(delta, W, H, _KINDS[kind], dW, db, out, parts)
+            return out
+        return super().backward_step(delta, W, H, kind, dW, db, out)
+
     def weight_grads(self, delta, H, dW, db):
         m = delta.shape[0]
         if parts := self.row_parts(m, m * dW.size, delta, H, dW, db):
@@ -236,10 +244,19 @@ def _row_parallel_off(numba):
     return blas_threads.single_thread_scipy_blas()
 
 
+def _row_helper(numba, name, compiled={}):
+    """row_kernels.``name`` compiled once (dtype-generic helpers that the row kernels call)."""
+    if name not in compiled:
+        compiled[name] = numba.njit(cache=True, fastmath=FASTMATH, error_model=ERROR_MODEL)(getattr(row_kernels, name))
+    return compiled[name]
+
+
 def _compile_row_kernel(numba, name, kernels, numba_kernels, kind, suffix):
     """Compile row_kernels.``name`` in parallel, bound to one dtype's compiled kernels."""
     names = {
         "prange": numba.prange,
+        "block_sums": _row_helper(numba, "block_sums"),
+        "add_blocks": _row_helper(numba, "add_blocks"),
         "sigmoid_backward": kernels.sigmoid_backward,
         "activation_backward": numba_kernels.activation_backward,
     }

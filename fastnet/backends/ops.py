@@ -269,6 +269,16 @@ class Ops:
         self.gemm(delta, W, out)  # (m, n_out) @ (n_out, n_in)
         return self.activation_backward(kind, H, out, out)
 
+    def backward_step(self, delta, W, H, kind, dW, db, out):
+        """A layer above the first: its parameter gradient, then the delta one layer down.
+
+        ``weight_grads(delta, H, dW, db)`` followed by ``hidden_delta(delta, W, H,
+        kind, out)``; returns ``out``. One call, so that a backend can do both with
+        one pass over each block of rows (both read the same delta and H).
+        """
+        self.weight_grads(delta, H, dW, db)
+        return self.hidden_delta(delta, W, H, kind, out)
+
     # -- activations (forward from z, backward from the stored h = f(z)) --
     def activate(self, kind, Z, out):
         """out = f(Z) for the activation named ``kind``; out may alias Z."""
