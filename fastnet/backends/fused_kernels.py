@@ -136,14 +136,31 @@ def exp_inplace(a):
         flat[i] = exp_of(flat[i])
 
 
+def same_buffer(a, b):
+    """Whether two arrays start at the same address: a kernel called in place.
+
+    LLVM vectorises a loop that reads one array and writes another only behind a
+    run-time check that the two do not overlap, and an in-place call (how the
+    network calls every layer) fails it and runs the scalar fallback: 1078 x 30
+    float32, bias added in place 10.7 us, into another array 5.0 us. Kernels that
+    may be called in place test this first and then loop over ``out`` alone.
+    """
+    return a.ctypes.data == b.ctypes.data
+
+
 def bias_sigmoid(Z, b, out):
     """out = 1 / (1 + exp(-(Z + b))), row-broadcast bias; out may alias Z."""
     m, n = Z.shape
-    # Two passes: the bias in rows (a row is too short to vectorise well), then the
-    # exp and the division over the flattened matrix, in long vectorised runs.
-    for i in range(m):
-        for j in range(n):
-            out[i, j] = -(Z[i, j] + b[j])
+    # Two passes: the bias in rows, then the exp and the division over the
+    # flattened matrix, in long vectorised runs (a row is a few tens of values).
+    if same_buffer(Z, out):
+        for i in range(m):
+            for j in range(n):
+                out[i, j] = -(out[i, j] + b[j])
+    else:
+        for i in range(m):
+            for j in range(n):
+                out[i, j] = -(Z[i, j] + b[j])
     flat = out.reshape(-1)
     for i in range(m * n):
         flat[i] = ONE / (ONE + exp_of(flat[i]))
@@ -180,9 +197,10 @@ def bias_softmax(Z, b, out):
 def bias_relu(Z, b, out):
     """out = max(Z + b, 0); out may alias Z."""
     m, n = Z.shape
+    source = out if same_buffer(Z, out) else Z  # one array in place: see same_buffer
     for i in range(m):
         for j in range(n):
-            v = Z[i, j] + b[j]
+            v = source[i, j] + b[j]
             out[i, j] = v if v > ZERO else ZERO
 
 
@@ -246,6 +264,11 @@ def sigmoid_backward(H, dH, out):
     few tens of values (1078 x 30 float32: 4.2 against 7.0 us row by row).
     """
     h_flat, d_flat, out_flat = H.reshape(-1), dH.reshape(-1), out.reshape(-1)
-    for i in range(h_flat.shape[0]):
-        h = h_flat[i]
-        out_flat[i] = d_flat[i] * h * (ONE - h)
+    if same_buffer(dH, out):  # in place, as the network calls it: see same_buffer
+        for i in range(h_flat.shape[0]):
+            h = h_flat[i]
+            out_flat[i] = out_flat[i] * h * (ONE - h)
+    else:
+        for i in range(h_flat.shape[0]):
+            h = h_flat[i]
+            out_flat[i] = d_flat[i] * h * (ONE - h)

@@ -280,16 +280,17 @@ def _compile_kernels(numba, names, suffix):
     polynomial = jit(fk.exp_polynomial_float32 if names else fk.exp_polynomial)
     exp_of = jit(fk.exp_of, exp_polynomial=polynomial,
                  int_bits=numba_bits.int_bits, float_of_bits=numba_bits.float_of_bits)
+    same_buffer = jit(fk.same_buffer)
     k = _Kernels()
     k.exp_inplace = jit(fk.exp_inplace, exp_of=exp_of)  # the exp alone, for its tests
     k.bias_activation = {
-        "sigmoid": jit(fk.bias_sigmoid, exp_of=exp_of),
+        "sigmoid": jit(fk.bias_sigmoid, exp_of=exp_of, same_buffer=same_buffer),
         "softmax": jit(fk.bias_softmax, exp_of=exp_of),
-        "relu": jit(fk.bias_relu),
+        "relu": jit(fk.bias_relu, same_buffer=same_buffer),
         "tanh": jit(fk.bias_tanh),
         "identity": jit(fk.bias_identity),
     }
     k.mse_sigmoid_cost_delta = jit(fk.mse_sigmoid_cost_delta, fastmath=REDUCTION_FASTMATH)
     k.cross_entropy_cost_delta = jit(fk.cross_entropy_cost_delta)
-    k.sigmoid_backward = jit(fk.sigmoid_backward)
+    k.sigmoid_backward = jit(fk.sigmoid_backward, same_buffer=same_buffer)
     return k
