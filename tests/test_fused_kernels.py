@@ -187,3 +187,24 @@ def test_hidden_delta_on_strided_arrays_takes_the_numpy_path(fused, dtype):
     fused.hidden_delta(delta, W, H, "sigmoid", got)
     get_backend("numpy").hidden_delta(delta, W, H, "sigmoid", ref)
     np.testing.assert_allclose(got, ref, rtol=RTOL[dtype], atol=RTOL[dtype] * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("precision", ["_float64", "_float32"])
+def test_in_place_and_separate_outputs_give_the_same_numbers(fused, precision):
+    """Kernels take a separate loop when out is their input (see same_buffer); both must agree."""
+    kernels = getattr(fused, precision)
+    dtype = np.float32 if precision == "_float32" else np.float64
+    rng = np.random.default_rng(6)
+    Z = rng.normal(size=(37, 30)).astype(dtype) * 4
+    b = rng.normal(size=30).astype(dtype)
+    for kind in ("sigmoid", "relu", "softmax"):
+        separate, in_place = np.empty_like(Z), Z.copy()
+        kernels.bias_activation[kind](Z, b, separate)
+        kernels.bias_activation[kind](in_place, b, in_place)
+        np.testing.assert_array_equal(in_place, separate)
+    H = rng.random((37, 30)).astype(dtype)
+    separate, in_place = np.empty_like(Z), Z.copy()
+    kernels.sigmoid_backward(H, Z, separate)
+    kernels.sigmoid_backward(H, in_place, in_place)
+    np.testing.assert_array_equal(in_place, separate)
+    np.testing.assert_allclose(separate, Z * H * (1 - H), rtol=4 * np.finfo(dtype).eps)
