@@ -68,12 +68,11 @@ def digits_step_operands(dtype):
 
 
 def step_products(ops, a, out):
-    """The five products of one digits training step, as backend ``ops`` runs them in ``fit``.
+    """The five products of one digits training step, as the numpy and cupy backends run them in ``fit``.
 
     Forward Z = H W^T per layer (``dense``), the weight gradients delta^T H
-    (``weight_product``, which fused may compute in the other operand order) and the
-    delta sent back to the hidden layer, delta W (``hidden_delta``). ``out`` maps
-    each name to its preallocated result.
+    (``weight_product``) and the delta sent back to the hidden layer, delta W
+    (``hidden_delta``). ``out`` maps each name to its preallocated result.
     """
     ops.product(a["X"], a["W1"].T, out["Z1"])  # (m, 30)
     ops.product(a["H1"], a["W2"].T, out["Z2"])  # (m, 10)

@@ -17,7 +17,7 @@ import pytest
 
 from fastnet.backends import blas_threads, get_backend, row_kernels
 from fastnet.backends import fused_kernels, loop_kernels
-from fastnet.backends.fused_ops import PARALLEL_MIN_ROWS, PARALLEL_MIN_WORK
+from fastnet.backends.fused_ops import PARALLEL_MIN_WORK
 from fastnet.backends.loop_ops import _KINDS, _rebound
 
 from .conftest import require_backend
@@ -131,9 +131,11 @@ def test_row_parts_splits_only_layers_worth_a_launch(fused):
     X, W, b, _, _ = _data(1078, 64, 30, "float64")
     out = np.empty((1078, 30))
     threads = fused._threads
-    expected = min(threads, 1078 // PARALLEL_MIN_ROWS, 1078 * W.size // PARALLEL_MIN_WORK)
+    expected = min(threads, 1078 * W.size // PARALLEL_MIN_WORK)
     assert fused.row_parts(1078, 1078 * W.size, X, W, b, out) == (expected if expected >= 2 else 0)
-    assert fused.row_parts(2 * PARALLEL_MIN_ROWS - 1, 10**9, X, W, b, out) == 0  # too few rows
+    # However few the rows, a big layer splits: it must not wake NumPy's BLAS threads.
+    assert fused.row_parts(2, 10**9, X, W, b, out) == 2
+    assert fused.row_parts(1, 10**9, X, W, b, out) == 0
     assert fused.row_parts(1078, 2 * PARALLEL_MIN_WORK - 1, X, W, b, out) == 0  # too little work
     assert fused.row_parts(1078, 1078 * W.size, np.asfortranarray(X), W, b, out) == 0
     assert fused.row_parts(1078, 1078 * W.size, X, W.astype(np.float32), b, out) == 0

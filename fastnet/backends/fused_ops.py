@@ -42,11 +42,14 @@ def transposed_weight_grad_is_faster(m, n_in, n_out):
 
 
 # A layer runs row-parallel (see row_kernels) when each thread gets at least this
-# many rows and this many multiply-adds; below that one thread is quicker than a
-# parallel launch. Also below OpenBLAS's own threading threshold (65536 * 4
-# multiply-adds), so a layer left serial never wakes NumPy's BLAS threads while
-# Numba's are spinning (the two pools on the same cores cost milliseconds).
-PARALLEL_MIN_ROWS = 32
+# many multiply-adds; below, one thread is quicker than a parallel launch
+# (measured, float32 sigmoid layers, parallel vs serial: 64 -> 30 from 64 rows on
+# 5.8 vs 7.2 us; 30 -> 10 at 256 rows 7.2 vs 7.9 us, at 128 rows 5.6 vs 4.6 us).
+# It is also half of OpenBLAS's own threading threshold (4 * 65536), so a layer
+# left serial never wakes NumPy's BLAS threads while Numba's spin on the same
+# cores: the two pools together cost milliseconds a call. For the same reason a
+# layer above the threshold splits however few its rows are, although NumPy's two
+# threads would do a 16-row 784 -> 1024 layer in 340 us against 423 us.
 PARALLEL_MIN_WORK = 65_536
 
 # FASTNET_ROW_PARALLEL=0 keeps every layer on the serial path (NumPy's BLAS then
@@ -102,19 +105,19 @@ class FusedOps(Ops):
         """One line for ``fastnet info`` and the benchmark report: how layers are split here."""
         if self.row_parallel_off is not None:
             return f"serial ({self.row_parallel_off})"
-        return (f"row-parallel on {self._threads} Numba threads (from {PARALLEL_MIN_ROWS} rows and "
-                f"{PARALLEL_MIN_WORK} multiply-adds a thread); SciPy's BLAS set to one thread")
+        return (f"row-parallel on {self._threads} Numba threads (from {PARALLEL_MIN_WORK} multiply-adds "
+                f"a thread); SciPy's BLAS set to one thread")
 
     def row_parts(self, m, work, *arrays):
         """Row blocks for a layer of m rows and ``work`` multiply-adds: 0 for the serial path.
 
         One block per Numba thread, fewer where blocks would be too small to pay
-        for the launch; the row-parallel kernels also need the ``arrays`` they are
+        for the launch (see PARALLEL_MIN_WORK); the row-parallel kernels also need the ``arrays`` they are
         given to be C-contiguous and of one dtype (the network's always are).
         """
         if self.row_parallel_off is not None:
             return 0
-        parts = min(self._threads, m // PARALLEL_MIN_ROWS, work // PARALLEL_MIN_WORK)
+        parts = min(self._threads, m, work // PARALLEL_MIN_WORK)
         if parts < 2:
             return 0
         dtype = arrays[0].dtype if arrays else None
