@@ -17,7 +17,7 @@ import pytest
 
 from fastnet.backends import blas_threads, get_backend, row_kernels
 from fastnet.backends import fused_kernels, loop_kernels
-from fastnet.backends.fused_ops import PARALLEL_MIN_WORK
+from fastnet.backends.row_parallel import PARALLEL_MIN_WORK
 from fastnet.backends.loop_ops import _KINDS, _rebound
 
 from .conftest import require_backend
@@ -55,7 +55,7 @@ def _close(got, ref, dtype):
 def test_dense_rows_matches_numpy(fused, kind, parts, dtype):
     X, W, b, _, _ = _data(301, 64, 30, dtype)
     got, ref = np.empty((301, 30), dtype), np.empty((301, 30), dtype)
-    fused._row_kernel("dense_rows", np.dtype(dtype), kind)(X, W, b, got, parts)
+    fused.rows.kernel("dense_rows", np.dtype(dtype), kind)(X, W, b, got, parts)
     get_backend("numpy").dense(X, W, b, kind, ref)
     _close(got, ref, dtype)
 
@@ -66,7 +66,7 @@ def test_dense_rows_matches_numpy(fused, kind, parts, dtype):
 def test_hidden_delta_rows_matches_numpy(fused, kind, parts, dtype):
     _, W, _, H, delta = _data(301, 30, 10, dtype)
     got, ref = np.empty((301, 30), dtype), np.empty((301, 30), dtype)
-    fused._row_kernel("hidden_delta_rows", np.dtype(dtype))(delta, W, H, _KINDS[kind], got, parts)
+    fused.rows.kernel("hidden_delta_rows", np.dtype(dtype))(delta, W, H, _KINDS[kind], got, parts)
     get_backend("numpy").hidden_delta(delta, W, H, kind, ref)
     _close(got, ref, dtype)
 
@@ -77,7 +77,7 @@ def test_hidden_delta_rows_matches_numpy(fused, kind, parts, dtype):
 def test_backward_step_rows_matches_numpy(fused, kind, parts, dtype):
     _, W, _, H, delta = _data(301, 30, 10, dtype, seed=1)
     got = [np.full((301, 30), np.nan, dtype), np.full((10, 30), np.nan, dtype), np.full(10, np.nan, dtype)]
-    fused._row_kernel("backward_step_rows", np.dtype(dtype))(delta, W, H, _KINDS[kind], got[1], got[2], got[0], parts)
+    fused.rows.kernel("backward_step_rows", np.dtype(dtype))(delta, W, H, _KINDS[kind], got[1], got[2], got[0], parts)
     ref = [np.empty((301, 30), dtype), np.empty((10, 30), dtype), np.empty(10, dtype)]
     get_backend("numpy").backward_step(delta, W, H, kind, ref[1], ref[2], ref[0])
     for g, r in zip(got, ref):
@@ -89,7 +89,7 @@ def test_backward_step_rows_matches_numpy(fused, kind, parts, dtype):
 def test_weight_grads_rows_matches_numpy(fused, parts, dtype):
     _, _, _, H, delta = _data(301, 64, 30, dtype)
     dW, db = np.full((30, 64), np.nan, dtype), np.full(30, np.nan, dtype)  # every entry must be written
-    fused._row_kernel("weight_grads_rows", np.dtype(dtype))(delta, H, dW, db, parts)
+    fused.rows.kernel("weight_grads_rows", np.dtype(dtype))(delta, H, dW, db, parts)
     ref_dW, ref_db = np.empty_like(dW), np.empty_like(db)
     get_backend("numpy").weight_grads(delta, H, ref_dW, ref_db)
     _close(dW, ref_dW, dtype)
@@ -102,27 +102,27 @@ def test_plain_python_row_kernels_give_the_compiled_numbers(fused):
     plain_dense = _rebound(row_kernels.dense_rows, bias_activation=fused_kernels.bias_sigmoid)
     got, ref = np.empty((97, 7)), np.empty((97, 7))
     plain_dense(X, W, b, got, 3)
-    fused._row_kernel("dense_rows", np.dtype("float64"), "sigmoid")(X, W, b, ref, 3)
+    fused.rows.kernel("dense_rows", np.dtype("float64"), "sigmoid")(X, W, b, ref, 3)
     np.testing.assert_allclose(got, ref, rtol=1e-13)
 
     W_back = W.T.copy()  # (20, 7): X plays a delta of 20 outputs, sent back to 7
     H_back = np.ascontiguousarray(H[:, :7])
     got, ref = np.empty((97, 7)), np.empty((97, 7))
     row_kernels.hidden_delta_rows(X, W_back, H_back, loop_kernels.TANH, got, 2)
-    fused._row_kernel("hidden_delta_rows", np.dtype("float64"))(X, W_back, H_back, loop_kernels.TANH, ref, 2)
+    fused.rows.kernel("hidden_delta_rows", np.dtype("float64"))(X, W_back, H_back, loop_kernels.TANH, ref, 2)
     np.testing.assert_allclose(got, ref, rtol=1e-13)
 
     plain = [np.empty((97, 7)), np.empty((20, 7)), np.empty(20)]
     compiled = [np.empty((97, 7)), np.empty((20, 7)), np.empty(20)]
     row_kernels.backward_step_rows(X, W_back, H_back, loop_kernels.SIGMOID, plain[1], plain[2], plain[0], 3)
-    fused._row_kernel("backward_step_rows", np.dtype("float64"))(
+    fused.rows.kernel("backward_step_rows", np.dtype("float64"))(
         X, W_back, H_back, loop_kernels.SIGMOID, compiled[1], compiled[2], compiled[0], 3)
     for got, ref in zip(plain, compiled):
         np.testing.assert_allclose(got, ref, rtol=1e-13)
 
     dW, db, ref_dW, ref_db = np.empty((7, 20)), np.empty(7), np.empty((7, 20)), np.empty(7)
     row_kernels.weight_grads_rows(delta, H, dW, db, 3)
-    fused._row_kernel("weight_grads_rows", np.dtype("float64"))(delta, H, ref_dW, ref_db, 3)
+    fused.rows.kernel("weight_grads_rows", np.dtype("float64"))(delta, H, ref_dW, ref_db, 3)
     np.testing.assert_allclose(dW, ref_dW, rtol=1e-13)
     np.testing.assert_allclose(db, ref_db, rtol=1e-13)
 
@@ -130,15 +130,15 @@ def test_plain_python_row_kernels_give_the_compiled_numbers(fused):
 def test_row_parts_splits_only_layers_worth_a_launch(fused):
     X, W, b, _, _ = _data(1078, 64, 30, "float64")
     out = np.empty((1078, 30))
-    threads = fused._threads
+    threads = fused.rows.threads
     expected = min(threads, 1078 * W.size // PARALLEL_MIN_WORK)
-    assert fused.row_parts(1078, 1078 * W.size, X, W, b, out) == (expected if expected >= 2 else 0)
+    assert fused.rows.parts(1078, 1078 * W.size, X, W, b, out) == (expected if expected >= 2 else 0)
     # However few the rows, a big layer splits: it must not wake NumPy's BLAS threads.
-    assert fused.row_parts(2, 10**9, X, W, b, out) == 2
-    assert fused.row_parts(1, 10**9, X, W, b, out) == 0
-    assert fused.row_parts(1078, 2 * PARALLEL_MIN_WORK - 1, X, W, b, out) == 0  # too little work
-    assert fused.row_parts(1078, 1078 * W.size, np.asfortranarray(X), W, b, out) == 0
-    assert fused.row_parts(1078, 1078 * W.size, X, W.astype(np.float32), b, out) == 0
+    assert fused.rows.parts(2, 10**9, X, W, b, out) == 2
+    assert fused.rows.parts(1, 10**9, X, W, b, out) == 0
+    assert fused.rows.parts(1078, 2 * PARALLEL_MIN_WORK - 1, X, W, b, out) == 0  # too little work
+    assert fused.rows.parts(1078, 1078 * W.size, np.asfortranarray(X), W, b, out) == 0
+    assert fused.rows.parts(1078, 1078 * W.size, X, W.astype(np.float32), b, out) == 0
 
 
 def test_fused_training_on_the_row_parallel_path_matches_numpy(fused):
@@ -147,7 +147,7 @@ def test_fused_training_on_the_row_parallel_path_matches_numpy(fused):
     rng = np.random.default_rng(2)
     X = rng.random((700, 64))
     Y = np.eye(10)[rng.integers(0, 10, 700)]
-    assert fused.row_parts(700, 700 * 64 * 30, X, X, X, X) >= 2 or fused._threads < 2
+    assert fused.rows.parts(700, 700 * 64 * 30, X, X, X, X) >= 2 or fused.rows.threads < 2
     costs = {}
     for backend in ("numpy", "fused"):
         net = fastnet.Network([64, 30, 10], backend=backend, seed=0)

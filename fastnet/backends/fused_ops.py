@@ -10,17 +10,17 @@ activation, the output delta and cost together, the derivative product), and wit
 the ``numba`` backend's compiled loops where those are one pass already (bias
 gradient, parameter updates, the divergence check). For a handful of rows, where
 BLAS's call overhead dominates, a layer runs as one compiled loop instead (the
-``numba`` backend's dense kernel).
+``numba`` backend's dense kernel). For many, a layer's rows are split over Numba's
+threads and each thread does its block's product and kernels
+(:mod:`fastnet.backends.row_parallel`), so that a block stays in one core's cache.
 """
-
-import os
 
 import numpy
 
 from . import fused_kernels as fk
-from . import row_kernels
 from .loop_ops import _KINDS, LoopOps, _rebound
 from .ops import Ops
+from .row_parallel import RowParallel
 
 # Below this many multiply-adds a layer is one compiled loop rather than a BLAS call
 # plus a kernel (measured: a 1 x 100 x 100 layer, BLAS 2.8 us + 0.5 us, loop ~1.5 us).
@@ -39,22 +39,6 @@ def transposed_weight_grad_is_faster(m, n_in, n_out):
     30 -> 64 0.6x, 20000 rows 0.76x. The rule takes only the consistent wins.
     """
     return 512 <= m <= 8192 and n_out <= 32 and n_in >= 48 and n_in >= 2 * n_out
-
-
-# A layer runs row-parallel (see row_kernels) when each thread gets at least this
-# many multiply-adds; below, one thread is quicker than a parallel launch
-# (measured, float32 sigmoid layers, parallel vs serial: 64 -> 30 from 64 rows on
-# 5.8 vs 7.2 us; 30 -> 10 at 256 rows 7.2 vs 7.9 us, at 128 rows 5.6 vs 4.6 us).
-# It is also half of OpenBLAS's own threading threshold (4 * 65536), so a layer
-# left serial never wakes NumPy's BLAS threads while Numba's spin on the same
-# cores: the two pools together cost milliseconds a call. For the same reason a
-# layer above the threshold splits however few its rows are, although NumPy's two
-# threads would do a 16-row 784 -> 1024 layer in 340 us against 423 us.
-PARALLEL_MIN_WORK = 65_536
-
-# FASTNET_ROW_PARALLEL=0 keeps every layer on the serial path (NumPy's BLAS then
-# the kernels), e.g. to compare the two.
-ROW_PARALLEL_ENV = "FASTNET_ROW_PARALLEL"
 
 
 # Never "reassoc" where the exp is: its rounding trick needs (t + S) - S evaluated
@@ -93,47 +77,18 @@ class FusedOps(Ops):
         # its size dispatch (a Python call, ~0.7 us of a ~4 us layer) and call the
         # serial build directly.
         self._small_dense = getattr(self.k.dense, "serial", self.k.dense)
-        self._numba = numba
-        self._row_kernels = {}
-        #: None when layers of enough rows run row-parallel; otherwise why they do not.
-        self.row_parallel_off = _row_parallel_off(numba)
-        # Read once: numba.get_num_threads() costs ~0.7 us a call, and a launch with
-        # fewer threads than blocks still computes every block.
-        self._threads = numba.get_num_threads()
+        self.rows = RowParallel(numba, {numpy.dtype(numpy.float64): self._float64,
+                                        numpy.dtype(numpy.float32): self._float32},
+                                self.k, {"fastmath": FASTMATH, "error_model": ERROR_MODEL})
+
+    @property
+    def row_parallel_off(self):
+        """None when layers big enough run row-parallel here; otherwise why they do not."""
+        return self.rows.off
 
     def row_parallel_description(self):
         """One line for ``fastnet info`` and the benchmark report: how layers are split here."""
-        if self.row_parallel_off is not None:
-            return f"serial ({self.row_parallel_off})"
-        return (f"row-parallel on {self._threads} Numba threads (from {PARALLEL_MIN_WORK} multiply-adds "
-                f"a thread); SciPy's BLAS set to one thread")
-
-    def row_parts(self, m, work, *arrays):
-        """Row blocks for a layer of m rows and ``work`` multiply-adds: 0 for the serial path.
-
-        One block per Numba thread, fewer where blocks would be too small to pay
-        for the launch (see PARALLEL_MIN_WORK); the row-parallel kernels also need the ``arrays`` they are
-        given to be C-contiguous and of one dtype (the network's always are).
-        """
-        if self.row_parallel_off is not None:
-            return 0
-        parts = min(self._threads, m, work // PARALLEL_MIN_WORK)
-        if parts < 2:
-            return 0
-        dtype = arrays[0].dtype if arrays else None
-        if all(a.flags.c_contiguous and a.dtype == dtype for a in arrays):
-            return parts
-        return 0
-
-    def _row_kernel(self, name, dtype, kind=None):
-        """The compiled row-parallel kernel ``name`` for this dtype (and activation), compiled on first use."""
-        key = (name, dtype, kind)
-        kernel = self._row_kernels.get(key)
-        if kernel is None:
-            kernels = self._float32 if dtype == numpy.float32 else self._float64
-            kernel = self._row_kernels[key] = _compile_row_kernel(self._numba, name, kernels, self.k, kind,
-                                                                  "_float32" if dtype == numpy.float32 else "")
-        return kernel
+        return self.rows.description()
 
     def _kernels(self, array):
         return self._float32 if array.dtype == numpy.float32 else self._float64
@@ -147,10 +102,10 @@ class FusedOps(Ops):
 
     def dense_function(self, m, n_in, n_out, kind):
         work = m * n_in * n_out
-        parts = self.row_parts(m, work) if kind in _KINDS and work > SMALL_LAYER else 0
+        parts = self.rows.parts(m, work) if kind in _KINDS and work > SMALL_LAYER else 0
         if not parts:
             return super().dense_function(m, n_in, n_out, kind)
-        dense, row_kernel = self.dense, self._row_kernel
+        dense, row_kernel = self.dense, self.rows.kernel
 
         def row_parallel_layer(X, W, b, out):
             # dense()'s row-parallel case with its checks made once: only X comes from
@@ -168,16 +123,16 @@ class FusedOps(Ops):
         work = X.shape[0] * W.size
         if work <= SMALL_LAYER:
             self._small_dense(X, W, b, _KINDS[kind], out)
-        elif parts := self.row_parts(X.shape[0], work, X, W, b, out):
-            self._row_kernel("dense_rows", out.dtype, kind)(X, W, b, out, parts)
+        elif parts := self.rows.parts(X.shape[0], work, X, W, b, out):
+            self.rows.kernel("dense_rows", out.dtype, kind)(X, W, b, out, parts)
         else:
             self.product(X, W.T, out)
             self._kernels(out).bias_activation[kind](out, b, out)
         return out
 
     def hidden_delta(self, delta, W, H, kind, out):
-        if kind in _KINDS and (parts := self.row_parts(delta.shape[0], delta.shape[0] * W.size, delta, W, H, out)):
-            self._row_kernel("hidden_delta_rows", out.dtype)(delta, W, H, _KINDS[kind], out, parts)
+        if kind in _KINDS and (parts := self.rows.parts(delta.shape[0], delta.shape[0] * W.size, delta, W, H, out)):
+            self.rows.kernel("hidden_delta_rows", out.dtype)(delta, W, H, _KINDS[kind], out, parts)
             return out
         if kind != "sigmoid" or not (H.flags.c_contiguous and out.flags.c_contiguous):
             return super().hidden_delta(delta, W, H, kind, out)
@@ -188,15 +143,15 @@ class FusedOps(Ops):
     def backward_step(self, delta, W, H, kind, dW, db, out):
         m = delta.shape[0]
         # Both products have m * dW.size multiply-adds.
-        if kind in _KINDS and (parts := self.row_parts(m, 2 * m * dW.size, delta, W, H, dW, db, out)):
-            self._row_kernel("backward_step_rows", out.dtype)(delta, W, H, _KINDS[kind], dW, db, out, parts)
+        if kind in _KINDS and (parts := self.rows.parts(m, 2 * m * dW.size, delta, W, H, dW, db, out)):
+            self.rows.kernel("backward_step_rows", out.dtype)(delta, W, H, _KINDS[kind], dW, db, out, parts)
             return out
         return super().backward_step(delta, W, H, kind, dW, db, out)
 
     def weight_grads(self, delta, H, dW, db):
         m = delta.shape[0]
-        if parts := self.row_parts(m, m * dW.size, delta, H, dW, db):
-            self._row_kernel("weight_grads_rows", dW.dtype)(delta, H, dW, db, parts)
+        if parts := self.rows.parts(m, m * dW.size, delta, H, dW, db):
+            self.rows.kernel("weight_grads_rows", dW.dtype)(delta, H, dW, db, parts)
         else:
             super().weight_grads(delta, H, dW, db)
 
@@ -226,47 +181,6 @@ class FusedOps(Ops):
 
 class _Kernels:
     """The fused kernels compiled for one dtype."""
-
-
-def _row_parallel_off(numba):
-    """None when the row-parallel kernels can run here; otherwise the reason they cannot."""
-    if os.environ.get(ROW_PARALLEL_ENV, "1").strip() == "0":
-        return f"turned off by {ROW_PARALLEL_ENV}=0"
-    if numba.config.NUMBA_NUM_THREADS < 2:
-        return "Numba has one thread"
-    # Launch Numba's threads (what any parallel kernel does first) to learn which
-    # threading layer they use. Only OpenMP's is measured: its threads wait for
-    # the next launch by spinning, which is what makes a launch per layer cheap.
-    probe = numba.njit(cache=True, parallel=True)(_rebound(row_kernels.launch_probe, prange=numba.prange))
-    probe(numpy.zeros(2))
-    layer = numba.threading_layer()
-    if layer != "omp":
-        return f"Numba's threading layer is {layer!r}; the row-parallel kernels are measured with 'omp' only"
-    from . import blas_threads
-
-    return blas_threads.single_thread_scipy_blas()
-
-
-def _row_helper(numba, name, compiled={}):
-    """row_kernels.``name`` compiled once (dtype-generic helpers that the row kernels call)."""
-    if name not in compiled:
-        compiled[name] = numba.njit(cache=True, fastmath=FASTMATH, error_model=ERROR_MODEL)(getattr(row_kernels, name))
-    return compiled[name]
-
-
-def _compile_row_kernel(numba, name, kernels, numba_kernels, kind, suffix):
-    """Compile row_kernels.``name`` in parallel, bound to one dtype's compiled kernels."""
-    names = {
-        "prange": numba.prange,
-        "block_sums": _row_helper(numba, "block_sums"),
-        "add_blocks": _row_helper(numba, "add_blocks"),
-        "sigmoid_backward": kernels.sigmoid_backward,
-        "activation_backward": numba_kernels.activation_backward,
-    }
-    if kind is not None:
-        names["bias_activation"] = kernels.bias_activation[kind]
-    copy = _rebound(getattr(row_kernels, name), f"_{kind or 'any'}{suffix}", **names)
-    return numba.njit(cache=True, parallel=True, fastmath=FASTMATH, error_model=ERROR_MODEL)(copy)
 
 
 def _compile_kernels(numba, names, suffix):

@@ -46,22 +46,12 @@ def dense_rows(X, W, b, out, parts):
 
 
 def hidden_delta_rows(delta, W, H, kind, out, parts):
-    """out = (delta W) * f'(z), f' from the stored H = f(z), one block of rows per thread.
-
-    ``kind`` is a :mod:`fastnet.backends.loop_kernels` activation code; the sigmoid
-    takes the fused kernel, the others the ``numba`` backend's loop.
-    """
+    """out = (delta W) * f'(z), f' from the stored H = f(z), one block of rows per thread (see block_delta)."""
     m = delta.shape[0]
     size = (m + parts - 1) // parts  # rows per block; the last may be shorter
     for p in prange(parts):
         lo = p * size
-        hi = min(m, lo + size)
-        block = out[lo:hi]
-        np.dot(delta[lo:hi], W, block)
-        if kind == SIGMOID:
-            sigmoid_backward(H[lo:hi], block, block)
-        else:
-            activation_backward(H[lo:hi], block, kind, block)
+        block_delta(delta, W, H, kind, lo, min(m, lo + size), out)
 
 
 def backward_step_rows(delta, W, H, kind, dW, db, out, parts):
@@ -75,12 +65,7 @@ def backward_step_rows(delta, W, H, kind, dW, db, out, parts):
         lo = p * size
         hi = min(m, lo + size)
         block_sums(delta, H, lo, hi, dW_parts[p], db_parts[p])
-        block = out[lo:hi]
-        np.dot(delta[lo:hi], W, block)
-        if kind == SIGMOID:
-            sigmoid_backward(H[lo:hi], block, block)
-        else:
-            activation_backward(H[lo:hi], block, kind, block)
+        block_delta(delta, W, H, kind, lo, hi, out)
     add_blocks(dW_parts, db_parts, dW, db)
 
 
@@ -96,6 +81,19 @@ def weight_grads_rows(delta, H, dW, db, parts):
         hi = min(m, lo + size)
         block_sums(delta, H, lo, hi, dW_parts[p], db_parts[p])
     add_blocks(dW_parts, db_parts, dW, db)
+
+
+def block_delta(delta, W, H, kind, lo, hi, out):
+    """Rows lo:hi of out = (delta W) * f'(z), f' from the stored H (kind: a loop_kernels code).
+
+    The sigmoid takes the fused kernel, the other activations the ``numba`` backend's loop.
+    """
+    block = out[lo:hi]
+    np.dot(delta[lo:hi], W, block)
+    if kind == SIGMOID:
+        sigmoid_backward(H[lo:hi], block, block)
+    else:
+        activation_backward(H[lo:hi], block, kind, block)
 
 
 def block_sums(delta, H, lo, hi, dW_part, db_part):
