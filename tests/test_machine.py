@@ -29,3 +29,12 @@ def test_cpu_description_names_the_cores_and_the_vector_width():
     text = machine.cpu_description()
     assert "logical cores" in text and text.endswith(")")
     assert any(width in text for width in ("AVX-512", "AVX2", "AVX", "SSE4.2", "vector width unknown"))
+
+
+def test_small_matrix_path_is_openblas_avx512_kernels_only():
+    from fastnet.machine import blas_small_matrix_path
+
+    assert blas_small_matrix_path({"internal_api": "openblas", "architecture": "SkylakeX"})
+    assert blas_small_matrix_path({"internal_api": "openblas", "architecture": "SapphireRapids"})
+    assert not blas_small_matrix_path({"internal_api": "openblas", "architecture": "Haswell"})
+    assert not blas_small_matrix_path({"internal_api": "mkl", "architecture": None})

@@ -194,6 +194,21 @@ def test_weight_product_is_delta_transposed_times_h_into_dw(backend, dtype, m, n
     np.testing.assert_allclose(to_numpy(dW), delta.T @ h, rtol=rtol, atol=rtol * np.abs(delta.T @ h).max())
 
 
+@pytest.mark.parametrize("small_matrix_path", [True, False])
+@pytest.mark.parametrize("m", [520, 1078, 3001])
+def test_weight_product_in_small_matrix_chunks_is_the_same_product(small_matrix_path, m):
+    """Either way of making delta^T H, forced on a fresh numpy Ops (one call, or 1-4 chunks of rows)."""
+    from fastnet.backends.ops import Ops
+
+    ops = Ops()
+    ops._blas_small_matrix_path = small_matrix_path
+    rng = np.random.default_rng(m)
+    delta, h = rng.normal(size=(m, 30)), rng.random((m, 64))
+    dW = np.full((30, 64), np.nan)
+    assert ops.weight_product(delta, h, dW) is dW
+    np.testing.assert_allclose(dW, delta.T @ h, rtol=1e-12, atol=1e-12 * np.abs(delta.T @ h).max())
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_sum_rows_writes_the_column_sums_into_out_for_any_batch_size(backend, dtype):
     # Twelve batch sizes, one row included: more than the host's cache of ones vectors

@@ -191,3 +191,17 @@ def test_only_scipys_blas_is_set_to_one_thread(fused):
             "print([p['num_threads'] for p in threadpool_info() if 'numpy' in p['filepath']][0])")
     untouched = int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     assert [c.num_threads for c in numpys] == [untouched]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_weight_grads_rows_sums_small_matrix_chunks(fused, dtype):
+    """Blocks of ~1000 rows of 30 x 64 exceed the small-matrix limit and are summed in chunks."""
+    _, _, _, H, delta = _data(2001, 64, 30, dtype, seed=3)
+    dW, db = np.empty((30, 64), dtype), np.empty(30, dtype)
+    fused.rows.kernel("weight_grads_rows", np.dtype(dtype))(delta, H, dW, db, 2)
+    ref_dW = delta.astype(np.float64).T @ H.astype(np.float64)
+    _close(dW, ref_dW, dtype)
+    _close(db, delta.astype(np.float64).sum(axis=0), dtype)
+    plain_dW, plain_db = np.empty_like(dW), np.empty_like(db)
+    row_kernels.weight_grads_rows(delta, H, plain_dW, plain_db, 2)  # uncompiled, chunks of the same limit
+    _close(plain_dW, ref_dW, dtype)

@@ -59,6 +59,12 @@ def single_thread_scipy_blas():
             controller, reason = None, f"SciPy or threadpoolctl is not importable ({exc})"
         if controller is not None:
             _state["previous_threads"] = controller.num_threads
+            _state["info"] = controller.info()
             controller.set_num_threads(1)
         _state["reason"] = reason
     return _state["reason"]
+
+
+def scipy_blas_info():
+    """threadpoolctl's description (a dict) of SciPy's BLAS once set to one thread, else None."""
+    return _state.get("info")

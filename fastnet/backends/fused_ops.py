@@ -156,14 +156,16 @@ class FusedOps(Ops):
             super().weight_grads(delta, H, dW, db)
 
     def weight_product(self, delta, H, dW):
-        if transposed_weight_grad_is_faster(*H.shape, delta.shape[1]):
+        # Where the base class sums small-matrix chunks, those win (33 vs 43 us with
+        # the operands swapped, 1078 x 30 x 64 float32; 66 vs 87 us float64).
+        if not self._blas_small_matrix_path and transposed_weight_grad_is_faster(*H.shape, delta.shape[1]):
             # The same product with its operands swapped, then a transposed copy of a
             # small result (dW is n_out x n_in; a few thousand elements).
             dW_T = numpy.empty((H.shape[1], delta.shape[1]), dW.dtype)
             self.product(H.T, delta, dW_T)
             numpy.copyto(dW, dW_T.T)
         else:
-            self.product(delta.T, H, dW)
+            super().weight_product(delta, H, dW)
         return dW
 
     def mse_cost_and_delta(self, kind, H, Y, scale, out):

@@ -49,6 +49,9 @@ def _kind(name):
 class LoopOps(Ops):
     """NumPy storage, loop arithmetic. ``kernels`` maps kernel names to callables."""
 
+    # Every product is a loop here, never BLAS's (see Ops.weight_product).
+    _blas_small_matrix_path = False
+
     def __init__(self, kernels):
         self.k = kernels
 

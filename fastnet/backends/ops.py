@@ -36,6 +36,10 @@ ROW_MAX_LOOP_ROWS = 128
 # matmul ahead as often as not, so larger products stay with matmul.
 SMALL_PRODUCT = 65_536
 
+# OpenBLAS's small-matrix path (AVX-512 kernel sets) takes products of at most this
+# many multiply-adds; see Ops.weight_product.
+BLAS_SMALL_MATRIX = 1_000_000
+
 
 class Ops:
     """Vectorised primitives of a multilayer perceptron, for any NumPy-like ``xp``.
@@ -256,8 +260,33 @@ class Ops:
         return lambda X, W, b, out: dense(X, W, b, kind, out)
 
     def weight_product(self, delta, H, dW):
-        """dW = delta.T @ H: the matrix product of a layer's weight gradient, ``(n_out, n_in)``."""
-        return self.gemm(delta, H, dW, trans_a=True)  # (n_out, m) @ (m, n_in)
+        """dW = delta.T @ H: the matrix product of a layer's weight gradient, ``(n_out, n_in)``.
+
+        Where NumPy's BLAS has a small-matrix path (OpenBLAS's AVX-512 kernels take
+        products of at most ``BLAS_SMALL_MATRIX`` multiply-adds without packing), a
+        long batch is summed in chunks of rows that each fit it: digits' 1078 x 30 x
+        64 in three chunks, 33 against 74 us float32, 66 against 96 us float64.
+        """
+        m = delta.shape[0]
+        chunks = -(-m * dW.size // BLAS_SMALL_MATRIX) if self._blas_small_matrix_path else 1
+        if chunks <= 1:
+            return self.gemm(delta, H, dW, trans_a=True)  # (n_out, m) @ (m, n_in)
+        rows = -(-m // chunks)
+        numpy.dot(delta[:rows].T, H[:rows], out=dW)
+        part = numpy.empty_like(dW)
+        for start in range(rows, m, rows):
+            numpy.dot(delta[start:start + rows].T, H[start:start + rows], out=part)
+            dW += part
+        return dW
+
+    @functools.cached_property
+    def _blas_small_matrix_path(self):
+        if not self.on_host:
+            return False
+        from ..machine import blas_small_matrix_path, numpy_blas_pool
+
+        pool = numpy_blas_pool()
+        return pool is not None and blas_small_matrix_path(pool)
 
     def weight_grads(self, delta, H, dW, db):
         """dW = delta.T @ H and db = delta summed over rows: one layer's parameter gradient."""

@@ -54,6 +54,9 @@ class RowParallel:
         self.helpers = {}
         #: None when layers run row-parallel; otherwise why they do not.
         self.off = self._why_off()
+        # Multiply-adds per chunk of a block's weight-gradient product: SciPy's
+        # BLAS's small-matrix limit where it has that path, else no chunks.
+        self.small_product = row_kernels.SMALL_PRODUCT if self._scipy_blas_small_matrix_path() else 2**62
         # Read once: numba.get_num_threads() costs ~0.7 us a call, and a launch with
         # fewer threads than blocks still computes every block.
         self.threads = numba.get_num_threads()
@@ -75,6 +78,15 @@ class RowParallel:
         from . import blas_threads
 
         return blas_threads.single_thread_scipy_blas()
+
+    def _scipy_blas_small_matrix_path(self):
+        if self.off is not None:
+            return False
+        from ..machine import blas_small_matrix_path
+        from . import blas_threads
+
+        info = blas_threads.scipy_blas_info()
+        return info is not None and blas_small_matrix_path(info)
 
     def description(self):
         """One line for ``fastnet info`` and the benchmark report."""
@@ -127,7 +139,8 @@ class RowParallel:
         """A helper that the row kernels call, compiled once (per dtype where it has dtype-bound callees)."""
         key = (name, dtype)
         if key not in self.helpers:
-            copy = _rebound(getattr(row_kernels, name), _suffix(dtype, None) if dtype else "", **callees)
+            copy = _rebound(getattr(row_kernels, name), _suffix(dtype, None) if dtype else "",
+                            SMALL_PRODUCT=self.small_product, **callees)
             self.helpers[key] = self.numba.njit(cache=True, **self.jit_options)(copy)
         return self.helpers[key]
 
