@@ -255,3 +255,20 @@ def test_dense_function_gives_the_same_layer_as_dense(backend, kind, m, n_in, n_
     assert np.abs(expected).sum() > 0
     if backend == "numpy" and kind == "sigmoid" and m * n_in * n_out <= SMALL_PRODUCT:
         assert layer.__name__ == "small_sigmoid_layer"  # so the shortcut is what was checked
+
+
+def test_a_wide_weight_gradient_is_one_product_not_row_sized_chunks(monkeypatch):
+    """784 x 1024 cannot fit the small-matrix limit with whole chunks of rows: one call."""
+    from fastnet.backends.ops import Ops
+
+    ops = Ops()
+    ops._blas_small_matrix_path = True
+    calls = []
+    real_dot = np.dot
+    monkeypatch.setattr(np, "dot", lambda *a, **k: calls.append(1) or real_dot(*a, **k))
+    rng = np.random.default_rng(0)
+    delta, h = rng.normal(size=(300, 100)), rng.random((300, 784))
+    dW = np.empty((100, 784))
+    ops.weight_product(delta, h, dW)
+    np.testing.assert_allclose(dW, delta.T @ h, rtol=1e-12)
+    assert calls == []  # not the chunked path (which calls numpy.dot per chunk)

@@ -205,3 +205,16 @@ def test_weight_grads_rows_sums_small_matrix_chunks(fused, dtype):
     plain_dW, plain_db = np.empty_like(dW), np.empty_like(db)
     row_kernels.weight_grads_rows(delta, H, plain_dW, plain_db, 2)  # uncompiled, chunks of the same limit
     _close(plain_dW, ref_dW, dtype)
+
+
+def test_a_wide_block_gradient_is_one_product_not_row_sized_chunks(monkeypatch):
+    """The uncompiled block sum of a 100 x 784 gradient: one np.dot, not one per few rows."""
+    calls = []
+    real_dot = np.dot
+    monkeypatch.setattr(np, "dot", lambda *a, **k: calls.append(1) or real_dot(*a, **k))
+    rng = np.random.default_rng(0)
+    delta, H = rng.normal(size=(300, 100)), rng.random((300, 784))
+    dW, db = np.empty((100, 784)), np.empty(100)
+    row_kernels.weight_grads_rows(delta, H, dW, db, 1)
+    assert len(calls) == 1
+    np.testing.assert_allclose(dW, delta.T @ H, rtol=1e-12)

@@ -37,8 +37,11 @@ ROW_MAX_LOOP_ROWS = 128
 SMALL_PRODUCT = 65_536
 
 # OpenBLAS's small-matrix path (AVX-512 kernel sets) takes products of at most this
-# many multiply-adds; see Ops.weight_product.
+# many multiply-adds; see Ops.weight_product. Only a gradient small enough to fit it
+# with at least SMALL_MATRIX_MIN_ROWS rows a chunk is chunked: a 1024 x 784 one would
+# be a single row a chunk (measured: a 60000-row step 9.5 s -> 2.2 min).
 BLAS_SMALL_MATRIX = 1_000_000
+SMALL_MATRIX_MIN_ROWS = 256
 
 
 class Ops:
@@ -268,7 +271,8 @@ class Ops:
         64 in three chunks, 33 against 74 us float32, 66 against 96 us float64.
         """
         m = delta.shape[0]
-        chunks = -(-m * dW.size // BLAS_SMALL_MATRIX) if self._blas_small_matrix_path else 1
+        fits = self._blas_small_matrix_path and dW.size * SMALL_MATRIX_MIN_ROWS <= BLAS_SMALL_MATRIX
+        chunks = -(-m * dW.size // BLAS_SMALL_MATRIX) if fits else 1
         if chunks <= 1:
             return self.gemm(delta, H, dW, trans_a=True)  # (n_out, m) @ (m, n_in)
         rows = -(-m // chunks)

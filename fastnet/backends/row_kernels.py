@@ -34,8 +34,10 @@ prange = range
 
 # OpenBLAS's small-matrix threshold (M * N * K <= 100**3 with its AVX-512 kernels; a
 # product of 30 x 64 x 520 takes 15.6 us, of 30 x 64 x 530 31.7 us, float32).
-# RowParallel binds a larger one where SciPy's BLAS has no such path.
+# RowParallel binds a larger one where SciPy's BLAS has no such path. Only a
+# gradient that fits it with this many rows a chunk is chunked (see block_sums).
 SMALL_PRODUCT = 1_000_000
+SMALL_PRODUCT_MIN_ROWS = 256
 
 
 def dense_rows(X, W, b, out, parts):
@@ -110,7 +112,9 @@ def block_sums(delta, H, lo, hi, dW_part, db_part):
     15.6 us in two chunks against 30.8 us in one call; float64 32.9 against 50.2 us).
     """
     n_out, n_in = dW_part.shape
-    chunks = (n_out * n_in * (hi - lo) + SMALL_PRODUCT - 1) // SMALL_PRODUCT
+    chunks = 1
+    if n_out * n_in * SMALL_PRODUCT_MIN_ROWS <= SMALL_PRODUCT:  # else one row or so a chunk
+        chunks = (n_out * n_in * (hi - lo) + SMALL_PRODUCT - 1) // SMALL_PRODUCT
     rows = (hi - lo + chunks - 1) // max(chunks, 1)  # rows per chunk, balanced
     stop = min(hi, lo + rows)
     np.dot(delta[lo:stop].T, H[lo:stop], dW_part)
