@@ -70,7 +70,7 @@ def table(benchmarks):
             tutorial = _fmt_time(info["tutorial_s"]) if info.get("tutorial_s") else ""
             notes = []
             if extrapolated:
-                notes.append(f"extrapolated from {info['iterations']} iteration(s)")
+                notes.append(f"extrapolated from {info['iterations']} {info.get('unit', 'iteration(s)')}")
             if info.get("test_accuracy") is not None:
                 notes.append(f"test accuracy {100 * info['test_accuracy']:.1f} %")
             if info.get("note"):

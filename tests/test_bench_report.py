@@ -105,3 +105,11 @@ def test_step_time_reports_the_fastest_of_its_fits_per_step(capsys, monkeypatch)
     seconds = step_time.main(["--backend", "numpy", "--steps", "2", "--repeats", "3", "--recipe", "softmax"])
     assert seconds == 1.0  # the 2 s fit over its 2 steps
     assert capsys.readouterr().out.strip() == "numpy float64 softmax: 1000000.0 us/step (fastest of 3 fits of 2 steps)"
+
+
+def test_a_row_timed_on_part_of_the_batch_is_scaled_and_says_how_much_was_run():
+    runs = [_bench("forward batch, digits [float64]", "python", 0.024, iterations=54, scale_to=1078, unit="rows"),
+            _bench("forward batch, digits [float64]", "numpy", 240e-6)]
+    assert report.scaled_time(runs[0]) == (pytest.approx(0.024 * 1078 / 54), True)
+    python_row = next(line for line in report.table(runs).splitlines() if "| python |" in line)
+    assert "extrapolated from 54 rows" in python_row and "| 479 ms |" in python_row
