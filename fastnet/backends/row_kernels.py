@@ -63,11 +63,9 @@ def hidden_delta_rows(delta, W, H, kind, out, parts):
 
 def backward_step_rows(delta, W, H, kind, dW, db, out, parts):
     """weight_grads_rows then hidden_delta_rows in one launch: each block's rows are read once into cache."""
-    m, n_out = delta.shape
-    n_in = H.shape[1]
+    m = delta.shape[0]
     size = (m + parts - 1) // parts  # rows per block; the last may be shorter
-    dW_parts = np.empty((parts, n_out, n_in), dW.dtype)
-    db_parts = np.empty((parts, n_out), db.dtype)
+    dW_parts, db_parts = np.empty((parts,) + dW.shape, dW.dtype), np.empty((parts,) + db.shape, db.dtype)
     for p in prange(parts):
         lo = p * size
         hi = min(m, lo + size)
@@ -78,11 +76,9 @@ def backward_step_rows(delta, W, H, kind, dW, db, out, parts):
 
 def weight_grads_rows(delta, H, dW, db, parts):
     """dW = delta^T H and db = delta summed over rows: each block sums its own rows, then the blocks are added."""
-    m, n_out = delta.shape
-    n_in = H.shape[1]
+    m = delta.shape[0]
     size = (m + parts - 1) // parts  # rows per block; the last may be shorter
-    dW_parts = np.empty((parts, n_out, n_in), dW.dtype)
-    db_parts = np.empty((parts, n_out), db.dtype)
+    dW_parts, db_parts = np.empty((parts,) + dW.shape, dW.dtype), np.empty((parts,) + db.shape, db.dtype)
     for p in prange(parts):
         lo = p * size
         hi = min(m, lo + size)
