@@ -218,3 +218,18 @@ def test_a_wide_block_gradient_is_one_product_not_row_sized_chunks(monkeypatch):
     row_kernels.weight_grads_rows(delta, H, dW, db, 1)
     assert len(calls) == 1
     np.testing.assert_allclose(dW, delta.T @ H, rtol=1e-12)
+
+
+def test_more_blocks_than_threads_and_nearly_as_many_as_rows(fused):
+    """17 rows in 16 blocks (a 16-thread machine's split): every block has a row, every row is computed."""
+    X, W, b, H, delta = _data(17, 64, 30, "float64", seed=7)
+    out = np.full((17, 30), np.nan)
+    fused.rows.kernel("dense_rows", np.dtype("float64"), "tanh")(X, W, b, out, 16)
+    ref = np.empty_like(out)
+    get_backend("numpy").dense(X, W, b, "tanh", ref)
+    np.testing.assert_allclose(out, ref, rtol=1e-12)
+    dW, db = np.full((30, 64), np.nan), np.full(30, np.nan)
+    fused.rows.kernel("weight_grads_rows", np.dtype("float64"))(delta, H, dW, db, 16)
+    np.testing.assert_allclose(dW, delta.T @ H, rtol=1e-12)
+    np.testing.assert_allclose(db, delta.sum(axis=0), rtol=1e-12)
+    assert [row_kernels.block_rows(17, 16, p) for p in (0, 15)] == [(0, 1), (15, 17)]

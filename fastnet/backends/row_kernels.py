@@ -40,13 +40,19 @@ SMALL_PRODUCT = 1_000_000
 SMALL_PRODUCT_MIN_ROWS = 256
 
 
+def block_rows(m, parts, p):
+    """Rows lo:hi of block p when m rows are split into ``parts`` blocks as even as can be.
+
+    None is empty while parts <= m (row_parallel keeps it so), whatever the thread count.
+    """
+    return (p * m) // parts, ((p + 1) * m) // parts
+
+
 def dense_rows(X, W, b, out, parts):
     """out = f(X W^T + b), one block of rows per thread; f is ``bias_activation``."""
     m = X.shape[0]
-    size = (m + parts - 1) // parts  # rows per block; the last may be shorter
     for p in prange(parts):
-        lo = p * size
-        hi = min(m, lo + size)
+        lo, hi = block_rows(m, parts, p)
         block = out[lo:hi]
         np.dot(X[lo:hi], W.T, block)
         bias_activation(block, b, block)
@@ -55,20 +61,17 @@ def dense_rows(X, W, b, out, parts):
 def hidden_delta_rows(delta, W, H, kind, out, parts):
     """out = (delta W) * f'(z), f' from the stored H = f(z), one block of rows per thread (see block_delta)."""
     m = delta.shape[0]
-    size = (m + parts - 1) // parts  # rows per block; the last may be shorter
     for p in prange(parts):
-        lo = p * size
-        block_delta(delta, W, H, kind, lo, min(m, lo + size), out)
+        lo, hi = block_rows(m, parts, p)
+        block_delta(delta, W, H, kind, lo, hi, out)
 
 
 def backward_step_rows(delta, W, H, kind, dW, db, out, parts):
     """weight_grads_rows then hidden_delta_rows in one launch: each block's rows are read once into cache."""
     m = delta.shape[0]
-    size = (m + parts - 1) // parts  # rows per block; the last may be shorter
     dW_parts, db_parts = np.empty((parts,) + dW.shape, dW.dtype), np.empty((parts,) + db.shape, db.dtype)
     for p in prange(parts):
-        lo = p * size
-        hi = min(m, lo + size)
+        lo, hi = block_rows(m, parts, p)
         block_sums(delta, H, lo, hi, dW_parts[p], db_parts[p])
         block_delta(delta, W, H, kind, lo, hi, out)
     add_blocks(dW_parts, db_parts, dW, db)
@@ -77,11 +80,9 @@ def backward_step_rows(delta, W, H, kind, dW, db, out, parts):
 def weight_grads_rows(delta, H, dW, db, parts):
     """dW = delta^T H and db = delta summed over rows: each block sums its own rows, then the blocks are added."""
     m = delta.shape[0]
-    size = (m + parts - 1) // parts  # rows per block; the last may be shorter
     dW_parts, db_parts = np.empty((parts,) + dW.shape, dW.dtype), np.empty((parts,) + db.shape, db.dtype)
     for p in prange(parts):
-        lo = p * size
-        hi = min(m, lo + size)
+        lo, hi = block_rows(m, parts, p)
         block_sums(delta, H, lo, hi, dW_parts[p], db_parts[p])
     add_blocks(dW_parts, db_parts, dW, db)
 

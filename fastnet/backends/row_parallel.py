@@ -129,6 +129,7 @@ class RowParallel:
             "add_blocks": self._helper("add_blocks"),
             "block_delta": self._helper("block_delta", dtype, sigmoid_backward=kernels.sigmoid_backward,
                                         activation_backward=self.loop_kernels.activation_backward),
+            "block_rows": self._helper("block_rows"),
         }
         if kind is not None:
             names["bias_activation"] = kernels.bias_activation[kind]
