@@ -58,7 +58,6 @@ def single_thread_scipy_blas():
         except ImportError as exc:
             controller, reason = None, f"SciPy or threadpoolctl is not importable ({exc})"
         if controller is not None:
-            _state["previous_threads"] = controller.num_threads
             _state["info"] = controller.info()
             controller.set_num_threads(1)
         _state["reason"] = reason
