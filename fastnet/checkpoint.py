@@ -43,6 +43,11 @@ def write(path, net, optimizer, epoch, history, settings):
     write_archive(path, meta, arrays)
 
 
+# Fit settings that checkpoints of older fastnets do not record, at the only value
+# those versions had, so such a checkpoint still resumes.
+_SETTINGS_BEFORE_THEY_WERE_SAVED = {"alpha": 0.0, "shuffle": True}
+
+
 def read(path, net, settings):
     """Read a checkpoint and check that ``net`` and ``settings`` can continue it.
 
@@ -58,7 +63,7 @@ def read(path, net, settings):
             raise ModelFileError(
                 f"checkpoint {path!r} is of a network with {key}={meta.get(key)!r}, this one has {value!r}"
             )
-    saved = meta.get("settings", {})
+    saved = dict(_SETTINGS_BEFORE_THEY_WERE_SAVED, **meta.get("settings", {}))
     for key, value in settings.items():
         if saved.get(key) != value:
             what = "training data" if key in ("data_crc", "n_samples") else key

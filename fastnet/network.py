@@ -11,7 +11,7 @@ from .flat_buffer import FlatBuffer
 from .initializers import initialize, make_rng
 from .model_file import ModelFileError, parameters_from, read_archive, write_archive
 from .optimizers import make_optimizer
-from .training import check_fit_options, fit_network
+from .training import check_alpha, check_fit_options, fit_network
 from .validation import as_dtype, as_float_rows, as_targets, layer_sizes
 
 HIDDEN_ACTIVATIONS = tuple(a for a in ACTIVATIONS if a != "softmax")
@@ -46,8 +46,9 @@ class Network:
     loss : {"mse", "cross_entropy"}, default "mse"
         ``mse`` is the tutorial's J = 1/2 ||y - h||^2 per sample; ``cross_entropy``
         needs a ``softmax`` or ``sigmoid`` output.
-    init : {"uniform", "xavier", "he"}, default "uniform"
-        ``uniform`` draws every weight and bias from U[0, 1), as the tutorial.
+    init : {"uniform", "xavier", "he", "sklearn"}, default "uniform"
+        ``uniform`` draws every weight and bias from U[0, 1), as the tutorial;
+        ``sklearn`` is scikit-learn's MLP rule (see :func:`fastnet.initializers.initialize`).
     backend : str or Ops, default "numpy"
         ``"python"``, ``"numba"``, ``"numpy"``, ``"fused"`` (numpy plus Numba
         kernels, the fastest on a CPU), ``"cupy"`` or ``"auto"``.
@@ -104,7 +105,7 @@ class Network:
         self._activations = [activation] * (len(self.layers) - 2) + [output_activation]
 
         rng = make_rng(seed)
-        params = initialize(init, self.layers, rng)
+        params = initialize(init, self.layers, rng, activation)
         self._rng = rng  # continues the same stream for mini-batch shuffling
         # Every parameter, in the fixed order W0, b0, W1, b1, ..., is a view into one
         # flat array, and so is every gradient: an update is one call over it.
@@ -185,8 +186,12 @@ class Network:
             h = out
         return h
 
-    def _backprop(self, X, Y):
-        """Forward then backward pass; fills ``self._grads`` and returns the mean cost."""
+    def _backprop(self, X, Y, alpha=0.0):
+        """Forward then backward pass; fills ``self._grads`` and returns the mean cost.
+
+        ``alpha`` > 0 adds scikit-learn's L2 penalty, alpha / (2 m) * sum of every
+        squared weight (biases are not penalised), to the cost and its gradient.
+        """
         ops = self.ops
         ws = self._workspace(X.shape[0])
         H = self._forward(X, ws)
@@ -200,6 +205,13 @@ class Network:
                 # f' from the stored h.
                 h_prev = ws.h[l - 1]
                 delta = ops.backward_step(delta, self._W[l], h_prev, self._activations[l - 1], dW, db, ws.delta[l - 1])
+        if alpha:
+            scale = alpha / X.shape[0]
+            squares = 0.0
+            for W, (dW, _) in zip(self._W, self._grads):
+                ops.axpy(dW, W, scale)
+                squares = squares + ops.sum_of_squares(W)
+            cost = cost + 0.5 * scale * squares
         return cost
 
     # -- public API ----------------------------------------------------------
@@ -223,7 +235,7 @@ class Network:
             return H.copy()  # H is a workspace buffer that the next call overwrites
         return self.ops.to_numpy(H)  # a device-to-host copy is a new array already
 
-    def backprop(self, X, Y):
+    def backprop(self, X, Y, *, alpha=0.0):
         """Cost and gradient of the mean cost over the samples in X.
 
         Parameters
@@ -231,6 +243,9 @@ class Network:
         X : array of shape (n_samples, n_in)
         Y : array of shape (n_samples, n_out)
             Targets; one-hot rows for classes. 1-D is accepted for one output.
+        alpha : float, default 0
+            L2 penalty: adds alpha / (2 n_samples) * (sum of squared weights) to
+            the cost, as scikit-learn's MLP does.
 
         Returns
         -------
@@ -240,14 +255,15 @@ class Network:
             Per layer, the gradient of that mean cost (the tutorial's (1/m) Delta W
             and (1/m) Delta b), as NumPy arrays.
         """
+        alpha = check_alpha(alpha)
         Xb, _, _ = self._to_backend_inputs(X)
         Yb = self._to_backend_targets(Y, Xb.shape[0])
-        cost = self._backprop(Xb, Yb)
+        cost = self._backprop(Xb, Yb, alpha)
         grads = [(self.ops.to_numpy(dW).copy(), self.ops.to_numpy(db).copy()) for dW, db in self._grads]
         return float(cost), grads
 
     def fit(self, X, Y, *, epochs, lr, batch_size=None, optimizer="gd", callback=None,
-            checkpoint=None, checkpoint_every=None, resume=None):
+            checkpoint=None, checkpoint_every=None, resume=None, alpha=0.0, shuffle=True):
         """Train and return the cost of each epoch.
 
         Parameters
@@ -274,7 +290,14 @@ class Network:
         checkpoint_every : int, optional
         resume : str or path-like, optional
             A checkpoint to continue from: weights, optimiser state, random state
-            and cost history. Network, data, optimiser, lr and batch size must match.
+            and cost history. Network, data, optimiser, lr, batch size, alpha and
+            shuffle must match.
+        alpha : float, default 0
+            L2 penalty on the weights (see :meth:`backprop`); the costs returned
+            include it.
+        shuffle : bool, default True
+            Draw mini-batches in a new shuffled order every epoch; False takes the
+            rows in their given order. Full-batch training is the same either way.
 
         Returns
         -------
@@ -295,10 +318,16 @@ class Network:
             Re-raised after undoing a half-applied update.
         """
         epochs, lr, batch_size = check_fit_options(epochs, lr, batch_size, optimizer, callback, checkpoint, checkpoint_every)
+        alpha = check_alpha(alpha)
         Xb, _, _ = self._to_backend_inputs(X)
         Yb = self._to_backend_targets(Y, Xb.shape[0])
         return fit_network(self, Xb, Yb, epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer,
-                           callback=callback, checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume)
+                           callback=callback, checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume,
+                           alpha=alpha, shuffle=bool(shuffle))
+
+    def reset_optimizer(self):
+        """Forget the optimiser's state (momentum, Adam's moments), so the next ``fit`` starts it afresh."""
+        self._optimizer = None
 
     def predict(self, X):
         """Index of the largest output for each sample (class labels 0..n_out-1)."""

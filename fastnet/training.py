@@ -37,12 +37,12 @@ class DivergenceError(FloatingPointError):
         Costs of the epochs completed before it.
     """
 
-    def __init__(self, epoch, iteration, lr, history):
+    def __init__(self, epoch, iteration, lr, history, *, what="the cost or a weight became NaN or Inf",
+                 kept="the weights from before that update"):
         self.epoch, self.iteration, self.lr, self.history = epoch, iteration, lr, history
         super().__init__(
             f"training diverged at iteration {iteration} (epoch {epoch}) with learning rate {lr:g}: "
-            f"the cost or a weight became NaN or Inf. The network keeps the weights from before "
-            f"that update. Try a smaller learning rate, e.g. lr={lr / 10:g}."
+            f"{what}. The network keeps {kept}. Try a smaller learning rate, e.g. lr={lr / 10:g}."
         )
 
 
@@ -68,6 +68,17 @@ def check_fit_options(epochs, lr, batch_size, optimizer, callback, checkpoint, c
     return epochs, lr, batch_size
 
 
+def check_alpha(alpha):
+    """Return the L2 penalty as a float, or raise ValueError unless it is finite and >= 0."""
+    try:
+        value = float(alpha)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not (value >= 0.0 and value != float("inf")) or isinstance(alpha, bool):
+        raise ValueError(f"alpha (the L2 penalty) must be a finite number >= 0, got {alpha!r}")
+    return value
+
+
 class Snapshot:
     """Copies of a list of backend arrays (and the optimiser step count), restorable in place."""
 
@@ -88,7 +99,8 @@ class Snapshot:
         return self.t
 
 
-def fit_network(net, X, Y, *, epochs, lr, batch_size, optimizer, callback, checkpoint, checkpoint_every, resume):
+def fit_network(net, X, Y, *, epochs, lr, batch_size, optimizer, callback, checkpoint, checkpoint_every, resume,
+                alpha=0.0, shuffle=True):
     """Train ``net`` on backend arrays X, Y; returns this call's cost history (see Network.fit)."""
     ops = net.ops
     m = X.shape[0]
@@ -97,7 +109,8 @@ def fit_network(net, X, Y, *, epochs, lr, batch_size, optimizer, callback, check
     full_batch = batch_size is None or batch_size >= m
     effective_batch = m if full_batch else batch_size
     fingerprint = data_fingerprint(ops.to_numpy(X), ops.to_numpy(Y)) if (checkpoint or resume) else None
-    settings = {"optimizer": optimizer, "lr": lr, "batch_size": effective_batch, "n_samples": m, "data_crc": fingerprint}
+    settings = {"optimizer": optimizer, "lr": lr, "batch_size": effective_batch, "n_samples": m, "data_crc": fingerprint,
+                "alpha": alpha, "shuffle": shuffle}
 
     start_epoch, history = 0, []
     if resume is not None:
@@ -119,7 +132,7 @@ def fit_network(net, X, Y, *, epochs, lr, batch_size, optimizer, callback, check
 
     def update(xb, yb):
         nonlocal updates, in_update
-        cost = net._backprop(xb, yb)
+        cost = net._backprop(xb, yb, alpha)
         snapshot.take(opt.t)
         in_update = True
         opt.step(grads, lr)
@@ -137,7 +150,7 @@ def fit_network(net, X, Y, *, epochs, lr, batch_size, optimizer, callback, check
             if full_batch:
                 cost = float(update(X, Y))
             else:
-                order = net._rng.permutation(m)
+                order = net._rng.permutation(m) if shuffle else numpy.arange(m)
                 total = 0.0
                 for start in range(0, m, batch_size):
                     idx = order[start : start + batch_size]

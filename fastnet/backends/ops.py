@@ -190,6 +190,11 @@ class Ops:
         param += step * grad
         return param
 
+    def sum_of_squares(self, A):
+        """Sum of A's squared entries, a backend scalar (the L2 penalty's cost)."""
+        flat = A.reshape(-1)
+        return self.xp.dot(flat, flat)
+
     def copy_into(self, dst, src):
         """dst[...] = src, in place (snapshots of the parameters)."""
         dst[...] = src
