@@ -594,7 +594,8 @@ def load_estimator(path, backend="numpy"):
     net = network_from_archive(path, meta, arrays, backend)
     try:
         params = dict(meta["params"])
-        params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+        sizes = params["hidden_layer_sizes"]
+        params["hidden_layer_sizes"] = tuple(sizes) if isinstance(sizes, list) else sizes  # JSON has no tuples
         if params.get("n_iter_no_change", 0) is None:
             params["n_iter_no_change"] = np.inf
         est = classes[kind](**params)
