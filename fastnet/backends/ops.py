@@ -192,8 +192,9 @@ class Ops:
 
     def sum_of_squares(self, A):
         """Sum of A's squared entries, a backend scalar (the L2 penalty's cost)."""
-        flat = A.reshape(-1)
-        return self.xp.dot(flat, flat)
+        # einsum's own loop, not BLAS's dot: a multithreaded BLAS call between the fused
+        # backend's Numba parallel regions waits for cores their threads still spin on.
+        return self.xp.einsum("ij,ij->", A, A)
 
     def copy_into(self, dst, src):
         """dst[...] = src, in place (snapshots of the parameters)."""
