@@ -133,6 +133,15 @@ def goals(benchmarks):
                 ratio = t[torch_cpu] / candidates[best]
                 row(goal, f"{best} {_fmt_time(candidates[best])} vs torch {_fmt_time(t[torch_cpu])} "
                           f"(separate rounds): {ratio:.2f}×", ratio >= 1.5)
+    for b in benchmarks:
+        peer = b["extra_info"].get("estimator_peer")
+        if peer:
+            pair_ratios = sorted(p / f for p, f in zip(peer["round_s"], b["extra_info"]["round_s"]))
+            row(f"{b['extra_info']['variant']} estimator fit faster than {peer['variant']}, defaults, epochs "
+                f"included ({b['extra_info']['workload']})",
+                f"{_fmt_time(scaled_time(b)[0])} ({b['extra_info']['iterations']} epochs) vs {_fmt_time(peer['min'])} "
+                f"({peer['n_iter']} epochs); median of the per-pair ratios: **{_median(pair_ratios):.2f}×**",
+                _median(pair_ratios) > 1.0)
     return "\n".join(lines)
 
 

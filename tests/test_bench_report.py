@@ -54,6 +54,20 @@ def test_digits_goal_reads_the_pairs_of_rounds_interleaved_with_pytorch():
     assert report.goals(runs).splitlines()[-1].endswith("| no |")
 
 
+def test_estimator_goal_is_the_median_of_the_alternating_rounds_epochs_included():
+    # fastnet took 2.0, 2.5 and 2.0 s; scikit-learn, right after each, 3.0, 2.0 and 3.2 s:
+    # pair ratios 1.5, 0.8 and 1.6, median 1.5; the epochs each ran are shown beside.
+    peer = {"variant": "sklearn MLPClassifier", "min": 2.0, "round_s": [3.0, 2.0, 3.2], "n_iter": 60}
+    runs = [_bench("estimator fit [float64]", "fastnet fused", 2.0, iterations=57, scale_to=57,
+                   round_s=[2.0, 2.5, 2.0], estimator_peer=peer)]
+    lines = [line for line in report.goals(runs).splitlines() if "estimator" in line]
+    assert lines == ["| fastnet fused estimator fit faster than sklearn MLPClassifier, defaults, epochs included "
+                     "(estimator fit [float64]) | 2 s (57 epochs) vs 2 s (60 epochs); median of the per-pair "
+                     "ratios: **1.50×** | yes |"]
+    peer["round_s"] = [1.9, 2.0, 3.2]  # median 0.95: not met
+    assert report.goals(runs).splitlines()[-1].endswith("| no |")
+
+
 def test_log_bars_start_a_whole_decade_at_least_ten_times_below_the_fastest():
     assert report.log_axis_floor([6.76e-6, 13e-6]) == pytest.approx(1e-7)
     assert report.log_axis_floor([4.35e-3, 13.6e-6]) == pytest.approx(1e-6)
