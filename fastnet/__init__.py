@@ -13,7 +13,7 @@ from .model_file import ModelFileError
 from .network import Network, load
 from .training import DivergenceError
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # Importing scikit-learn brings SciPy and pandas with it: ~1.2 s on the development
 # machine, most of `fastnet --help`'s 1.9 s. Only the estimators need it, so they

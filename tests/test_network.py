@@ -207,3 +207,36 @@ def test_bad_input_to_every_other_entry_raises_value_error(call, message):
         call(net)
     for old, new in zip(before, net.weights + net.biases):
         np.testing.assert_array_equal(old, new)
+
+
+def test_fit_with_alpha_adds_the_l2_penalty_to_cost_and_gradient_and_refuses_a_bad_one():
+    X = np.random.default_rng(0).normal(size=(8, 3))
+    Y = fastnet.one_hot(np.arange(8) % 2, 2)
+    net = fastnet.Network([3, 4, 2], activation="tanh", output_activation="softmax", loss="cross_entropy", seed=0)
+    cost0, grads0 = net.backprop(X, Y)
+    cost1, grads1 = net.backprop(X, Y, alpha=0.5)
+    W = net.get_params()[0]
+    assert cost1 == pytest.approx(cost0 + 0.5 / (2 * 8) * sum((w**2).sum() for w in W), rel=1e-12)
+    for (dW0, db0), (dW1, db1), w in zip(grads0, grads1, W):
+        np.testing.assert_allclose(dW1, dW0 + 0.5 / 8 * w, rtol=1e-12)
+        np.testing.assert_array_equal(db1, db0)  # biases are not penalised
+    before = net.get_params()[0]
+    for bad in (-0.1, float("inf"), "a lot"):
+        with pytest.raises(ValueError, match="alpha"):
+            net.fit(X, Y, epochs=1, lr=0.1, alpha=bad)
+    for a, b in zip(before, net.get_params()[0]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fit_without_shuffle_takes_the_rows_in_order(monkeypatch):
+    X = np.arange(20, dtype=float).reshape(10, 2)
+    Y = np.zeros((10, 1))
+    net = fastnet.Network([2, 1], seed=0)
+    seen = []
+    original = net._backprop
+    monkeypatch.setattr(net, "_backprop", lambda xb, yb, *rest: seen.append(xb[:, 0].tolist()) or original(xb, yb, *rest))
+    net.fit(X, Y, epochs=2, lr=0.01, batch_size=4, shuffle=False)
+    assert seen == [[0, 2, 4, 6], [8, 10, 12, 14], [16, 18]] * 2
+    seen.clear()
+    net.fit(X, Y, epochs=1, lr=0.01, batch_size=4)
+    assert sorted(v for batch in seen for v in batch) == list(range(0, 20, 2)) and seen[0] != [0, 2, 4, 6]
