@@ -1,49 +1,45 @@
 """fastnet: one forward pass and one backpropagation, run as Python loops, Numba, NumPy or CuPy.
 
-Importing fastnet imports neither numba nor cupy; a backend's library is loaded
-the first time that backend is used. The scikit-learn estimators are loaded on
-first use too.
+Importing fastnet imports nothing heavy: NumPy and the network load on first use
+of a name below, a backend's library (numba, cupy) the first time that backend is
+used, scikit-learn when an estimator is first asked for. That keeps
+``fastnet --help`` quick and lets the command line catch a Ctrl-C during start-up.
 """
 
-from . import datasets
-from .backends import BackendUnavailableError, available_backends, get_backend
-from .encoding import one_hot
-from .backends.ops import BackendMemoryError
-from .model_file import ModelFileError
-from .network import Network, load
-from .training import DivergenceError
+import importlib
 
 __version__ = "0.2.0"
 
-# Importing scikit-learn brings SciPy and pandas with it: ~1.2 s on the development
-# machine, most of `fastnet --help`'s 1.9 s. Only the estimators need it, so they
-# are imported when first asked for (PEP 562).
-_ESTIMATOR_NAMES = ("FastNetClassifier", "FastNetRegressor", "load_estimator")
+# Each public name and the module that defines it, imported when first asked for (PEP 562).
+# Importing scikit-learn brings SciPy and pandas with it (~1.2 s on the development
+# machine): only the estimators need it.
+_LAZY = {
+    "BackendMemoryError": "fastnet.backends.ops",
+    "BackendUnavailableError": "fastnet.backends",
+    "available_backends": "fastnet.backends",
+    "get_backend": "fastnet.backends",
+    "DivergenceError": "fastnet.training",
+    "ModelFileError": "fastnet.model_file",
+    "Network": "fastnet.network",
+    "load": "fastnet.network",
+    "one_hot": "fastnet.encoding",
+    "FastNetClassifier": "fastnet.estimators",
+    "FastNetRegressor": "fastnet.estimators",
+    "load_estimator": "fastnet.estimators",
+}
+_SUBMODULES = ("datasets",)
 
 
 def __getattr__(name):
-    if name in _ESTIMATOR_NAMES:
-        from . import estimators
-
-        return getattr(estimators, name)
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"fastnet.{name}")
     raise AttributeError(f"module 'fastnet' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_ESTIMATOR_NAMES))
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
 
-__all__ = [
-    "BackendMemoryError",
-    "BackendUnavailableError",
-    "DivergenceError",
-    "FastNetClassifier",
-    "FastNetRegressor",
-    "ModelFileError",
-    "Network",
-    "load",
-    "load_estimator",
-    "available_backends",
-    "datasets",
-    "get_backend",
-    "one_hot",
-]
+
+__all__ = sorted(_LAZY) + list(_SUBMODULES)

@@ -20,6 +20,10 @@ FORMAT = "fastnet"
 VERSION = 1  # bump when the layout changes; readers refuse newer files
 
 
+# Every .npz (a zip archive) starts with these bytes.
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
 class ModelFileError(ValueError):
     """A file that is not a readable fastnet model or checkpoint."""
 
@@ -69,6 +73,15 @@ def read_archive(path, kind=None):
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no model file at {path!r}")
+    with open(path, "rb") as fh:
+        start = fh.read(len(_ZIP_MAGIC))
+    if start.startswith(b"\x93NUM"):
+        raise ModelFileError(f"{path!r} holds a single NumPy array, not a fastnet model (.npz archive)")
+    if start != _ZIP_MAGIC:
+        # A CSV, a text file or a bare .npy: say what a model is, not how NumPy would
+        # unpickle it (which would be unsafe).
+        raise ModelFileError(f"{path!r} is not a fastnet model: models are .npz files written by "
+                             "`fastnet train --save` or Network.save, and this file is not one")
     try:
         archive = numpy.load(path, allow_pickle=False)
         if not isinstance(archive, numpy.lib.npyio.NpzFile):
@@ -77,7 +90,13 @@ def read_archive(path, kind=None):
             arrays = {name: archive[name] for name in archive.files}  # read all: surfaces CRC errors here
     except ModelFileError:
         raise
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as exc:
+    except ValueError as exc:
+        if "pickle" not in str(exc):
+            raise ModelFileError(f"{path!r} is not a readable fastnet model: the file is truncated, corrupted or "
+                                 f"of another format (ValueError: {exc})") from None
+        raise ModelFileError(f"{path!r} is not a fastnet model: it holds pickled Python objects, which fastnet "
+                             "never loads (models hold only numeric arrays)") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError) as exc:
         raise ModelFileError(
             f"{path!r} is not a readable fastnet model: the file is truncated, corrupted or of another "
             f"format ({type(exc).__name__}: {exc})"

@@ -61,7 +61,7 @@ def _make_cupy():
         import cupy
     except ImportError as exc:
         raise BackendUnavailableError(
-            f"backend 'cupy' needs CuPy, which is not installed ({exc}); {_INSTALL_HINT['cupy']}"
+            f"backend 'cupy' needs an NVIDIA GPU and CuPy, and CuPy is not installed ({exc}); {_INSTALL_HINT['cupy']}"
         ) from exc
     try:
         n_devices = cupy.cuda.runtime.getDeviceCount()
@@ -71,8 +71,8 @@ def _make_cupy():
         int((cupy.arange(3) + 1).sum())
     except Exception as exc:  # CUDA raises several unrelated types here
         raise BackendUnavailableError(
-            f"backend 'cupy' found no usable NVIDIA GPU ({type(exc).__name__}: {exc}); "
-            "check `nvidia-smi`, or choose backend='numpy'"
+            f"backend 'cupy' needs an NVIDIA GPU, and CuPy found none usable ({type(exc).__name__}: {exc}); "
+            "check `nvidia-smi`, or choose the fused or numpy backend"
         ) from exc
     from .cupy_ops import CupyOps
 
@@ -88,16 +88,22 @@ _FACTORIES = {
 }
 
 
+# What "auto" tries, fastest first: the GPU, then the fused CPU kernels (Numba), then NumPy.
+AUTO_ORDER = ("cupy", "fused", "numpy")
+
+
 def _resolve_name(name):
-    if name is None:
+    from_env = name is None
+    if from_env:
         name = os.environ.get(ENV_VAR, "auto") or "auto"
     if not isinstance(name, str):
         raise ValueError(f"backend must be a name, got {name!r}; valid: auto, {', '.join(BACKENDS)}")
     name = name.strip().lower()
     if name == "auto":
-        return "cupy" if backend_status("cupy")[0] else "numpy"
+        return next(n for n in AUTO_ORDER if n == "numpy" or backend_status(n)[0])
     if name not in _FACTORIES:
-        raise ValueError(f"unknown backend {name!r}; valid: auto, {', '.join(BACKENDS)}")
+        where = f" (from the environment variable {ENV_VAR})" if from_env else ""
+        raise ValueError(f"unknown backend {name!r}{where}; valid: auto, {', '.join(BACKENDS)}")
     return name
 
 
@@ -108,7 +114,8 @@ def get_backend(name=None):
     ----------
     name : str or Ops, optional
         ``"python"``, ``"numba"``, ``"numpy"``, ``"fused"``, ``"cupy"`` or ``"auto"`` (the GPU
-        when CuPy imports and a device answers, else ``"numpy"``). When None, the
+        when CuPy imports and a device answers, else ``"fused"`` when Numba is
+        installed, else ``"numpy"``). When None, the
         environment variable ``FASTNET_BACKEND`` decides, defaulting to ``"auto"``.
         An ``Ops`` instance is returned as it is.
 

@@ -1,31 +1,55 @@
 """The ``fastnet`` command: train, predict, info, bench, tutorial.
 
 Every error a user can cause is printed as one ``fastnet: error: ...`` line
-(exit status 2), never as a traceback. Ctrl-C during training keeps the last
-completed iteration (and saves it when ``--save`` was given), exit status 130.
+(exit status 2), never as a traceback. Ctrl-C prints one line and exits with
+status 130; during training it first keeps the last completed iteration (and
+saves the model and the checkpoint when asked to). A closed output pipe
+(``fastnet info | head -1``) ends the command quietly, as other tools do.
 """
 
 import argparse
+import importlib
+import os
 import sys
 
-from . import bench, info, predict, train, tutorial
+COMMANDS = ("train", "predict", "info", "bench", "tutorial")
 
-COMMANDS = {"train": train, "predict": predict, "info": info, "bench": bench, "tutorial": tutorial}
+# The exit status of a process ended by SIGPIPE, which is what `cat` or `yes` give.
+BROKEN_PIPE_STATUS = 141
+INTERRUPTED_STATUS = 130
 
 
 def build_parser():
+    from fastnet import __version__
+
     parser = argparse.ArgumentParser(prog="fastnet", description="GPU-accelerated, vectorised neural-network trainer.")
+    parser.add_argument("--version", action="version", version=f"fastnet {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, module in COMMANDS.items():
-        module.add_parser(sub)
+    for name in COMMANDS:
+        command(name).add_parser(sub)
     return parser
+
+
+def command(name):
+    """The module of subcommand ``name`` (imported here, so that start-up is inside main's handlers)."""
+    return importlib.import_module(f"{__name__}.{name}")
 
 
 def main(argv=None):
     """Entry point of the ``fastnet`` console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command].run(args)
+        args = build_parser().parse_args(argv)
+        status = command(args.command).run(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
+        return status
+    except KeyboardInterrupt:
+        print("fastnet: interrupted", file=sys.stderr)
+        return INTERRUPTED_STATUS
+    except BrokenPipeError:
+        # Whoever read our output has gone. Point stdout at /dev/null so that the
+        # interpreter's final flush does not raise again, and leave without a word.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE_STATUS
     except (ValueError, RuntimeError, OSError, FloatingPointError, MemoryError) as exc:
         print(f"fastnet: error: {exc}", file=sys.stderr)
         return 2
