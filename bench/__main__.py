@@ -37,6 +37,7 @@ def main(argv=None):
     status = subprocess.call(cmd, env=env)
     if status == 5:  # pytest's "nothing selected" (a -k that matched nothing): an empty report, not a failure
         status = 0
+    report.drop_round_data(path)
     benchmarks = report.load([path])
     text = "\n".join([
         f"## fastnet benchmarks ({'quick' if args.quick else 'full'} mode)",

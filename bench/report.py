@@ -20,6 +20,22 @@ def load(paths):
     return rows
 
 
+def drop_round_data(path):
+    """Rewrite a pytest-benchmark JSON file without every round's time (``stats.data``).
+
+    A microsecond benchmark runs a million rounds, which made a quick run's file
+    30-50 MB; the report reads only the summary statistics, which stay.
+    """
+    if not os.path.exists(path):
+        return
+    with open(path) as fh:
+        run = json.load(fh)
+    for bench in run["benchmarks"]:
+        bench["stats"].pop("data", None)
+    with open(path, "w") as fh:
+        json.dump(run, fh, indent=1)
+
+
 # Which of pytest-benchmark's statistics the report reads. The fastest round: on a
 # shared machine, interference from other work only ever adds time, so the minimum
 # is the estimate least moved by it (the development machine's means drift by up

@@ -54,6 +54,19 @@ def csv_columns(path):
     return None
 
 
+def read_column(path, name, flag):
+    """The cells of CSV column ``name`` as strings, one per data row (``--keep``); ``flag`` names the option."""
+    columns = csv_columns(path)
+    if columns is None:
+        raise ValueError(f"{flag} {name!r} needs a CSV file with a header row; {path!r} is not one")
+    if name not in columns:
+        raise ValueError(f"{flag} {name!r}: {path!r} has no such column; columns: {', '.join(columns)}")
+    i = columns.index(name)
+    with open(path, newline="") as fh:
+        rows = [row for row in csv.reader(fh) if any(cell.strip() for cell in row)]
+    return [row[i].strip() if i < len(row) else "" for row in rows[1:]]
+
+
 def _load_npz(path, require_target):
     try:
         with numpy.load(path, allow_pickle=False) as archive:
@@ -98,10 +111,7 @@ def _load_csv(path, target, require_target, features=None):
             try:
                 X[line - 2, j] = float(row[i])
             except ValueError:
-                raise ValueError(
-                    f"{path!r} line {line}, column {header[i]!r}: {row[i]!r} is not a number "
-                    "(feature columns must be numeric; encode categories first)"
-                ) from None
+                raise ValueError(_not_a_number(path, header, body, line, i)) from None
     y = None
     if t is not None:
         labels = [row[t].strip() for row in body]
@@ -112,6 +122,31 @@ def _load_csv(path, target, require_target, features=None):
         except ValueError:
             y = numpy.array(labels)
     return _as_features(path, X), y
+
+
+# Cells that spreadsheets and pandas write for "no value".
+MISSING = ("", "na", "n/a", "nan", "null", "none", "?", "-")
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _not_a_number(path, header, body, line, i):
+    """Why cell (line, column i) is not a feature value, and how to fix it."""
+    cell, name = body[line - 2][i], header[i]
+    where = f"{path!r} line {line}, column {name!r}"
+    if cell.strip().lower() in MISSING:
+        return (f"{where}: the value is missing ({cell!r}); drop the rows with missing values or fill them "
+                "(for example with the column's mean) first")
+    if not any(_is_number(row[i]) for row in body if row[i].strip().lower() not in MISSING):
+        return (f"{where}: {cell!r} is not a number, and no value of {name!r} is; if {name!r} holds the labels, "
+                f"pass --target {name}; otherwise encode its categories as numbers first")
+    return f"{where}: {cell!r} is not a number (feature columns must be numeric; encode categories first)"
 
 
 def _as_features(path, X):

@@ -168,6 +168,11 @@ def fit_network(net, X, Y, *, epochs, lr, batch_size, optimizer, callback, check
         # nothing to undo.
         if in_update:
             opt.t = snapshot.restore()
+        if isinstance(exc, KeyboardInterrupt) and checkpoint is not None and len(history) > start_epoch:
+            # Keep the work: the completed epochs go to the checkpoint, so --resume
+            # continues from there (after mini-batches, with the weights of the last
+            # completed batch).
+            checkpoints.write(checkpoint, net, opt, len(history), history, settings)
         if isinstance(exc, MemoryError) and not isinstance(exc, BackendMemoryError):
             # A temporary of the array library itself (e.g. CuPy's inside a matrix
             # product), not one of fastnet's buffers: name the batch and what to try.

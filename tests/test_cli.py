@@ -83,13 +83,14 @@ def test_predict_picks_the_trained_feature_columns_by_name(tmp_path, flowers_csv
     assert main(["predict", str(model), str(shuffled)]) == 0
     assert capsys.readouterr().out.split()[1:] == species
 
-    # Names the model does not know: by position, and the error names the trained columns.
+    # Names the model does not know: never by position unless asked; the error names what is missing.
     other = tmp_path / "other.csv"
     other.write_text("a,b,c,d\n1,2,3,4\n")
     assert main(["predict", str(model), str(other)]) == 2
     err = capsys.readouterr().err
-    assert "has 4 feature columns but the model expects 3" in err
-    assert "trained on the columns length, width, depth" in err
+    assert "lacks the columns the model was trained on: 'length', 'width', 'depth'" in err and "--by-position" in err
+    assert main(["predict", str(model), str(other), "--by-position"]) == 2  # 4 columns for 3 inputs
+    assert "has 4 feature columns but the model expects 3" in capsys.readouterr().err
 
 
 def test_train_npz_data_and_predict_to_stdout(tmp_path, capsys):
@@ -171,13 +172,13 @@ def bad_cli_inputs(tmp):
     fastnet.Network([2, 3, 2]).save(model)
     return [
         (["train", "--backend", "nope"], "unknown backend 'nope'"),
-        (["train", "--lr", "-1", "--epochs", "2"], "lr must be a positive number"),
-        (["train", "--epochs", "0"], "epochs must be a positive integer"),
-        (["train", "--activation", "swish"], "unknown activation 'swish'"),
-        (["train", "--loss", "hinge"], "unknown loss 'hinge'"),
-        (["train", "--optimizer", "rmsprop"], "unknown optimizer 'rmsprop'"),
-        (["train", "--init", "zeros"], "unknown init 'zeros'"),
-        (["train", "--dtype", "float16"], "unsupported dtype"),
+        (["train", "--lr", "-1", "--epochs", "2"], "--lr must be a positive number"),
+        (["train", "--epochs", "0"], "--epochs must be a positive integer"),
+        (["train", "--activation", "swish"], "--activation 'swish' is not one of: identity, sigmoid"),
+        (["train", "--loss", "hinge"], "--loss 'hinge' is not one of"),
+        (["train", "--optimizer", "rmsprop"], "--optimizer 'rmsprop' is not one of"),
+        (["train", "--init", "zeros"], "--init 'zeros' is not one of"),
+        (["train", "--dtype", "float16"], "--dtype 'float16' is not one of: float64, float32"),
         (["train", "--layers", "64-30-7"], "must start with the 64 features and end with the 10 classes"),
         (["train", "--layers", "64-0-10"], "positive integers"),
         (["train", "--data", os.path.join(tmp, "missing.csv")], "no data file"),
@@ -190,10 +191,10 @@ def bad_cli_inputs(tmp):
         (["train", "--data", write("empty.csv", "a,b,label\n")], "at least one data row"),
         (["train", "--data", write("bin.npz", "not a zip")], "not a readable .npz"),
         (["train", "--data", good, "--test-size", "1.5"], "--test-size"),
-        (["train", "--checkpoint-every", "5"], "checkpoint=PATH"),
+        (["train", "--checkpoint-every", "5"], "--checkpoint-every needs --checkpoint PATH"),
         (["train", "--resume", os.path.join(tmp, "none.ckpt")], "no model file"),
         (["predict", os.path.join(tmp, "none.npz"), good], "no model file"),
-        (["predict", good, good], "not a readable fastnet model"),
+        (["predict", good, good], "is not a fastnet model: models are .npz files"),
         (["predict", model, write("three.csv", "a,b,c\n1,2,3\n")], "has 3 feature columns but the model expects 2; pass --target"),
         (["tutorial", "backprop"], "unknown tutorial 'backprop'"),
     ]

@@ -7,6 +7,7 @@ class CupyOps(NullErrstate, Ops):
     """The same vectorised primitives as ``numpy``, with ``xp = cupy``."""
 
     name = "cupy"
+    compiles_kernels = True  # on first use: the command line times that apart from training
     on_host = False
 
     def __init__(self):

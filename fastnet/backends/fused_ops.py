@@ -62,6 +62,7 @@ class FusedOps(Ops):
     """
 
     name = "fused"
+    compiles_kernels = True  # on first use: the command line times that apart from training
 
     def __init__(self):
         import numba  # imported here: ``import fastnet`` must not import numba

@@ -180,6 +180,7 @@ class NumbaOps(LoopOps):
     """
 
     name = "numba"
+    compiles_kernels = True  # on first use: the command line times that apart from training
 
     def __init__(self):
         import numba  # imported here: ``import fastnet`` must not import numba

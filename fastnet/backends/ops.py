@@ -58,6 +58,7 @@ class Ops:
     name = "numpy"
     xp = numpy
     on_host = True  # arrays are NumPy arrays in host memory
+    compiles_kernels = False  # True where the first use of a layer compiles (Numba, CUDA)
 
     # -- allocation and conversion ---------------------------------------
     def alloc(self, shape, dtype):

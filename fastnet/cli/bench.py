@@ -16,6 +16,11 @@ def add_parser(sub):
 
 def run(args):
     if not os.path.isfile(os.path.join(ROOT, "bench", "__main__.py")):
+        if os.path.isfile(os.path.join(os.getcwd(), "bench", "__main__.py")):
+            # In a clone, with fastnet installed from it as a regular (non-editable) package.
+            raise RuntimeError("this fastnet is installed as a package, without the clone's bench/ folder; here in "
+                               "the clone, run `python -m bench` instead, or install the clone in editable mode "
+                               "with its bench extra: pip install -e '.[bench]'")
         raise RuntimeError("fastnet bench runs the suite in a source checkout's bench/ folder, which this "
                            "installation does not have: clone the repository and pip install -e '.[bench]'")
     cmd = [sys.executable, "-m", "bench"] + (["--quick"] if args.quick else [])

@@ -1,52 +1,85 @@
-"""``fastnet predict MODEL FILE``: labels for every row of FILE, one per line."""
+"""``fastnet predict MODEL FILE``: a label (and, with --proba, probabilities) for every row of FILE."""
 
+import csv
+import difflib
 import sys
 
 import numpy
 
-from ..data_files import csv_columns, load_table
+from ..backends import get_backend
+from ..data_files import csv_columns, load_table, read_column
 from ..model_file import read_archive
 from ..network import network_from_archive
 
 
 def add_parser(sub):
     p = sub.add_parser("predict", help="predict with a saved model",
-                       description="Write one prediction per row of FILE (CSV with a header, or .npz with X).")
+                       description="Write one prediction per row of FILE (CSV with a header, or .npz with X) as CSV. "
+                                   "When the model knows its column names, FILE's columns are picked by name, in "
+                                   "any order, and every trained column must be there.")
     p.add_argument("model", metavar="MODEL", help="a model saved by fastnet train --save (or Network.save)")
     p.add_argument("file", metavar="FILE")
-    p.add_argument("--target", help="a CSV column to leave out (e.g. the labels of a test file); not needed when "
-                   "the CSV has the columns the model was trained on, which are then picked by name")
+    p.add_argument("--target", help="a CSV column to leave out (e.g. the labels of a test file), for models without "
+                   "column names; models with names ignore columns they were not trained on")
+    p.add_argument("--by-position", action="store_true",
+                   help="take FILE's columns in order, ignoring the model's column names")
+    p.add_argument("--proba", action="store_true",
+                   help="add one column per class: the model's probability of it (softmax or sigmoid outputs)")
+    p.add_argument("--keep", metavar="COLUMN", action="append", default=[],
+                   help="copy this CSV column (an id, say) into the output, before the prediction; repeatable")
     p.add_argument("--output", "-o", help="write here instead of standard output")
-    p.add_argument("--backend", default="numpy")
+    p.add_argument("--backend", default="numpy", help="numpy (default), fused, numba, python or cupy")
 
 
 def run(args):
+    get_backend(args.backend)  # a bad backend is the option's fault, not the model file's
     meta, arrays = read_archive(args.model)
     net = network_from_archive(args.model, meta, arrays, args.backend)
+    if args.proba and net.output_activation not in ("softmax", "sigmoid"):
+        raise ValueError(f"--proba needs a model with probabilities out of its last layer (softmax or sigmoid); "
+                         f"{args.model!r} ends in {net.output_activation!r}")
+    kept = [read_column(args.file, name, "--keep") for name in args.keep]
     X = _features(args, meta, net.layers[0])
     if "scaler_mean" in arrays:
         X = (X - arrays["scaler_mean"]) / arrays["scaler_std"]
-    index = numpy.asarray(net.ops.to_numpy(net.predict(X)))
+    outputs = numpy.asarray(net.ops.to_numpy(net.forward(X)))
+    index = outputs.argmax(axis=1)
     classes = arrays.get("classes")
-    labels = classes[index] if classes is not None and len(classes) == net.layers[-1] else index
-    text = "prediction\n" + "".join(f"{label}\n" for label in labels)
+    named = classes is not None and len(classes) == net.layers[-1]
+    labels = classes[index] if named else index
+    header = list(args.keep) + ["prediction"]
+    columns = kept + [labels]
+    if args.proba:
+        header += [f"proba_{c}" for c in (classes if named else range(net.layers[-1]))]
+        columns += [outputs[:, j] for j in range(outputs.shape[1])]
+    _write(args.output, header, columns)
     if args.output:
-        with open(args.output, "w") as fh:
-            fh.write(text)
         print(f"wrote {len(labels)} predictions to {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
     return 0
 
 
+def _write(path, header, columns):
+    out = open(path, "w", newline="") if path else sys.stdout
+    try:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(zip(*columns))
+    finally:
+        if path:
+            out.close()
+
+
 def _features(args, meta, n_inputs):
-    """The feature matrix of FILE: by the model's column names when FILE has them all, else by position."""
+    """FILE's feature matrix: by the model's column names when it has them, else (or if asked) by position."""
     trained_on = meta.get("features")
     if not (isinstance(trained_on, list) and all(isinstance(c, str) for c in trained_on)):
         trained_on = None  # a model saved from Python, or by an older fastnet: by position only
     columns = csv_columns(args.file)
-    if args.target is None and trained_on and columns and set(trained_on) <= set(columns):
-        left_out = [c for c in columns if c not in trained_on]
+    if trained_on and columns and not args.by_position:
+        missing = [c for c in trained_on if c not in columns]
+        if missing:
+            raise ValueError(_missing_columns(args.file, missing, columns))
+        left_out = [c for c in columns if c not in trained_on and c not in args.keep]
         if left_out:
             print(f"left out columns the model was not trained on: {', '.join(left_out)}", file=sys.stderr)
         X, _ = load_table(args.file, require_target=False, features=trained_on)
@@ -58,3 +91,11 @@ def _features(args, meta, n_inputs):
             hint += f"; the model was trained on the columns {', '.join(trained_on)}"
         raise ValueError(f"{args.file!r} has {X.shape[1]} feature columns but the model expects {n_inputs}{hint}")
     return X
+
+
+def _missing_columns(path, missing, columns):
+    close = {name: difflib.get_close_matches(name, columns, n=1, cutoff=0.6) for name in missing}
+    said = ", ".join(f"{name!r}" + (f" (closest: {close[name][0]!r})" if close[name] else "") for name in missing)
+    return (f"{path!r} lacks the column{'s' if len(missing) > 1 else ''} the model was trained on: {said}; its "
+            f"columns are {', '.join(columns)}. Rename them to match, or pass --by-position to take the columns "
+            "in order")

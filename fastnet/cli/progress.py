@@ -14,6 +14,7 @@ class ProgressBar:
         self.enabled = not quiet and sys.stderr.isatty()
         self.bar = None
         self._last_postfix = 0.0
+        self._last_cost = None
         if self.enabled:
             from tqdm import tqdm
 
@@ -23,6 +24,7 @@ class ProgressBar:
         if self.bar is None:
             return True
         self.bar.update(epoch - self.bar.n)
+        self._last_cost = cost
         now = time.monotonic()
         if now - self._last_postfix > 0.2:  # formatting every epoch would cost more than a small epoch
             self.bar.set_postfix(cost=f"{cost:.6f}", refresh=False)
@@ -34,5 +36,9 @@ class ProgressBar:
 
     def __exit__(self, *exc):
         if self.bar is not None:
+            if self._last_cost is not None:
+                # The postfix is refreshed at most every 0.2 s; end on the last cost, which
+                # is the final cost the command prints.
+                self.bar.set_postfix(cost=f"{self._last_cost:.6f}", refresh=False)
             self.bar.close()
         return False

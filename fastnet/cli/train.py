@@ -5,26 +5,28 @@ import time
 
 import numpy
 
-from ..backends import get_backend
+from ..backends.ops import BackendMemoryError
 from ..datasets import load_digits, scaler_stats
 from ..encoding import one_hot
 from ..network import Network
 from ..optimizers import OPTIMIZERS
-from ..recipes import RECIPES, recipe
+from ..recipes import RECIPES
 from .progress import ProgressBar
+from .train_checks import check_train_options
 
 MAX_CLASSES = 100  # more distinct numeric targets than this looks like regression
 
 
 def _layers(text):
+    parts = text.replace(",", "-").split("-")
     try:
-        sizes = [int(s) for s in text.replace(",", "-").split("-") if s]
+        sizes = [int(s) for s in parts]
     except ValueError:
         sizes = []
     if not sizes:
         import argparse
 
-        raise argparse.ArgumentTypeError(f"layers look like 64-30-10, got {text!r}")
+        raise argparse.ArgumentTypeError(f"layers look like 64-30-10 (sizes joined by single dashes), got {text!r}")
     return sizes
 
 
@@ -43,16 +45,20 @@ def add_parser(sub):
     p.add_argument("--loss", help="mse or cross_entropy (default: from the recipe)")
     p.add_argument("--init", help="uniform, xavier or he (default: from the recipe)")
     p.add_argument("--optimizer", default="gd", help=f"{', '.join(OPTIMIZERS)} (default gd: full-batch gradient descent)")
-    p.add_argument("--backend", default="auto", help="auto (the GPU if there is one, else numpy), python, numba, numpy, fused (numpy + numba kernels, fastest on a CPU), cupy")
+    p.add_argument("--backend", help="auto (the GPU if there is one, else fused where Numba is installed, else numpy), "
+                   "python, numba, numpy, fused (numpy + numba kernels, fastest on a CPU), cupy "
+                   "(default: $FASTNET_BACKEND, else auto)")
     p.add_argument("--dtype", default="float64", help="float64 or float32")
-    p.add_argument("--epochs", type=int, help="default: from the recipe (3000)")
+    p.add_argument("--epochs", type=int, help="default: from the recipe (3000); with --resume, the total to reach")
     p.add_argument("--lr", type=float, help="learning rate (default: from the recipe)")
     p.add_argument("--batch-size", type=int, help="default: full batch (sgd: 32)")
     p.add_argument("--seed", type=int, default=0, help="seeds weights, shuffling and the split (default 0)")
     p.add_argument("--save", metavar="MODEL", help="write the trained model (.npz) here")
-    p.add_argument("--plot", metavar="PNG", help="draw the cost curve, test accuracy in the title")
+    p.add_argument("--plot", metavar="PNG", help="draw the cost curve, test accuracy in the title (needs matplotlib: "
+                   "pip install 'fastnet[plot]'; .png is added when PNG has no suffix)")
     p.add_argument("--checkpoint", metavar="PATH", help="write a checkpoint here every --checkpoint-every epochs and at the end")
-    p.add_argument("--checkpoint-every", type=int, metavar="N")
+    p.add_argument("--checkpoint-every", type=int, metavar="N",
+                   help="with --checkpoint: write it every N epochs as well as at the end and on Ctrl-C")
     p.add_argument("--resume", metavar="PATH", help="continue from a checkpoint (same data and settings)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -67,8 +73,6 @@ def _dataset(args):
 
         from ..data_files import load_table
 
-        if not 0 < args.test_size < 1:
-            raise ValueError(f"--test-size must lie strictly between 0 and 1, got {args.test_size}")
         X, y = load_table(args.data, args.target)
         values, counts = numpy.unique(y, return_counts=True)
         if y.dtype.kind == "f" or len(values) > MAX_CLASSES:
@@ -105,48 +109,88 @@ def _save(net, args, classes, stats):
     print(f"saved: {args.save}")
 
 
+def _compile_once(net, X, Y, plan, args):
+    """Seconds spent compiling the backend's kernels: one epoch of a throwaway twin network.
+
+    Numba and CUDA compile a kernel on its first call (then cache it on disk), so
+    the first epoch of a fresh install can take seconds. Doing that here keeps it
+    out of the training time the command reports.
+    """
+    if not net.ops.compiles_kernels:
+        return 0.0
+    twin = Network(net.layers, backend=net.ops, dtype=net.dtype, seed=args.seed, **plan.settings)
+    start = time.perf_counter()
+    twin.fit(X, Y, epochs=1, lr=plan.lr, batch_size=args.batch_size, optimizer=args.optimizer)
+    return time.perf_counter() - start
+
+
+def _did_not_learn(history, train_acc, y_train):
+    """Why training clearly failed, or None: the cost did not fall, or no better than guessing."""
+    if len(history) < 2:
+        return None
+    if not history[-1] < 0.95 * history[0]:
+        return f"the cost did not fall (from {history[0]:.6g} to {history[-1]:.6g})"
+    majority = numpy.unique(y_train, return_counts=True)[1].max() / len(y_train)
+    if train_acc <= majority + 0.01:
+        return (f"train accuracy {train_acc:.4f} is no better than always answering the most common class "
+                f"({majority:.4f})")
+    return None
+
+
 def run(args):
-    settings = recipe(args.recipe)
-    for key in ("activation", "output_activation", "loss", "init", "lr", "epochs"):
-        if getattr(args, key) is not None:
-            settings[key] = getattr(args, key)
-    lr, epochs = settings.pop("lr"), settings.pop("epochs")
-    get_backend(args.backend)  # fail on a bad backend before reading any data
+    plan = check_train_options(args)  # every option, output path and dependency, before any output
     X_train, X_test, y_train, y_test, name, stats = _dataset(args)
     classes = numpy.unique(numpy.concatenate([y_train, y_test]))
     layers = args.layers or [X_train.shape[1], 30, len(classes)]
-    net = Network(layers, backend=args.backend, dtype=args.dtype, seed=args.seed, **settings)
+    net = Network(layers, backend=args.backend, dtype=args.dtype, seed=args.seed, **plan.settings)
     if net.layers[0] != X_train.shape[1] or net.layers[-1] != len(classes):
         raise ValueError(f"--layers {'-'.join(map(str, layers))} must start with the {X_train.shape[1]} features "
                          f"and end with the {len(classes)} classes of {name}")
     Y_train = one_hot(numpy.searchsorted(classes, y_train), len(classes))
+    settings = plan.settings
     print(f"backend: {net.backend}   network: {'-'.join(map(str, net.layers))} {settings['activation']}/"
           f"{settings['output_activation']}, {settings['loss']}, {args.optimizer}, {net.dtype.name}")
     print(f"data: {name}, {len(y_train)} training and {len(y_test)} test samples, {len(classes)} classes")
-    start = time.perf_counter()
+    if args.resume:
+        print(f"resuming: {args.resume} at epoch {plan.resume_epoch}, on to epoch {plan.epochs}")
     try:
-        with ProgressBar(epochs, quiet=args.quiet) as bar:
-            net.fit(X_train, Y_train, epochs=epochs, lr=lr, batch_size=args.batch_size, optimizer=args.optimizer,
-                    callback=bar if bar.enabled else None, checkpoint=args.checkpoint,
+        compile_s = _compile_once(net, X_train, Y_train, plan, args)
+        if compile_s >= 0.5:
+            print(f"compiling kernels, once: {compile_s:.1f} s (cached on disk for later runs)")
+        start = time.perf_counter()
+        with ProgressBar(plan.epochs, quiet=args.quiet, initial=plan.resume_epoch) as bar:
+            net.fit(X_train, Y_train, epochs=plan.epochs, lr=plan.lr, batch_size=args.batch_size,
+                    optimizer=args.optimizer, callback=bar if bar.enabled else None, checkpoint=args.checkpoint,
                     checkpoint_every=args.checkpoint_every, resume=args.resume)
     except KeyboardInterrupt:
         print(f"\ninterrupted after {len(net.history)} epochs; the network keeps its last completed update",
               file=sys.stderr)
         if args.save:
             _save(net, args, classes, stats)
+        if args.checkpoint and net.history:
+            print(f"checkpoint: {args.checkpoint} at epoch {len(net.history)}; continue with "
+                  f"--resume {args.checkpoint}", file=sys.stderr)
         return 130
+    except BackendMemoryError as exc:
+        raise MemoryError(f"out of memory on backend {exc.backend!r} with arrays of shape {exc.shape}: try a "
+                          "smaller --batch-size, --dtype float32, or smaller --layers") from None
     elapsed = time.perf_counter() - start
     history = net.history
     train_acc = float(numpy.mean(classes[net.predict(X_train)] == y_train))
     test_acc = float(numpy.mean(classes[net.predict(X_test)] == y_test))
     print(f"time: {elapsed:.3f} s   epochs: {len(history)}   final cost: {history[-1]:.6f}")
     print(f"train accuracy: {train_acc:.4f}   test accuracy: {test_acc:.4f}")
-    if args.plot:
+    failure = _did_not_learn(history, train_acc, y_train)
+    if failure:
+        print(f"warning: training did not learn: {failure}; try a smaller --lr, more --epochs"
+              f"{', or drop --no-scale' if args.no_scale else ''}", file=sys.stderr)
+    if args.save:  # before the plot, which is optional and could still fail
+        _save(net, args, classes, stats)
+    if plan.plot:
         from .. import plots
 
-        plots.cost_curve(history, args.plot, title=f"{name}: {'-'.join(map(str, net.layers))}, {args.optimizer}, "
-                         f"lr {lr:g} - test accuracy {100 * test_acc:.2f}%")
-        print(f"plot: {args.plot}")
-    if args.save:
-        _save(net, args, classes, stats)
+        plots.cost_curve(history, plan.plot, ylabel=plots.cost_label(settings["loss"]),
+                         title=f"{name}: {'-'.join(map(str, net.layers))}, {args.optimizer}, "
+                               f"lr {plan.lr:g} - test accuracy {100 * test_acc:.2f}%")
+        print(f"plot: {plan.plot}")
     return 0

@@ -18,9 +18,19 @@ TUTORIALS = {
 }
 
 
+# The experiments that print numbers only.
+WITHOUT_FIGURE = ("feedforward",)
+
+
 def run(name, plot=None, out=print, **kwargs):
-    """Run tutorial experiment ``name`` (see ``TUTORIALS``); returns its results dict."""
+    """Run tutorial experiment ``name`` (see ``TUTORIALS``); returns its results dict.
+
+    Raises ValueError for an unknown name, or a ``plot`` for an experiment that draws no figure.
+    """
     if name not in TUTORIALS:
         raise ValueError(f"unknown tutorial {name!r}; valid: {', '.join(TUTORIALS)}")
+    if plot and name in WITHOUT_FIGURE:
+        raise ValueError(f"tutorial {name} prints numbers and draws no figure; --plot works with: "
+                         f"{', '.join(n for n in TUTORIALS if n not in WITHOUT_FIGURE)}")
     module = importlib.import_module(f"{__name__}.{TUTORIALS[name][0]}")
     return module.run(plot=plot, out=out, **kwargs)

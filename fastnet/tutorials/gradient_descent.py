@@ -30,7 +30,7 @@ def run(start=4.0, step=0.01, precision=1e-5, plot=None, out=print):
     out(f"Local minimum occurs at {x_new!r} (exact: 9/4 = 2.25), after {len(path) - 1} steps")
     if plot:
         xs = np.linspace(-2, 4, 400)
-        plots.function_curve(xs, f(xs), (path, [f(p) for p in path]), plot,
+        plots.function_curve(xs, f(xs), (path, [f(p) for p in path]), plot, xlabel="x", ylabel="f(x) = x^4 - 3x^3 + 2",
                              title=f"f(x) = x^4 - 3x^3 + 2: gradient descent from x = {start:g} to {x_new:.5f}")
         out(f"figure: {plot}")
     return {"minimum": x_new, "steps": len(path) - 1, "path": path}

@@ -31,7 +31,7 @@ def run(lr=0.5, epochs=12000, seed=0, backend="numpy", plot=None, out=print):
     out(f"Final weight: {W[0, 0]:.6f}   bias: {b[0]:.6f}   final cost: {history[-1]:.6g}")
     out(f"Result: {np.round(outputs).tolist()}   expected: {y.tolist()}")
     if plot:
-        plots.cost_curve(history, plot, title=f"NOT gate: outputs {np.round(outputs, 3).tolist()}")
+        plots.cost_curve(history, plot, ylabel=plots.cost_label("mse"), title=f"NOT gate: outputs {np.round(outputs, 3).tolist()}")
         out(f"figure: {plot}")
     return {"outputs": outputs, "rounded": np.round(outputs), "weight": W[0, 0], "bias": b[0],
             "initial_cost": history[0], "cost": history[-1], "history": history}

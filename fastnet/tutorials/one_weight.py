@@ -43,6 +43,6 @@ def run(weight=5.0, lr=0.5, epochs=2000, plot=None, out=print):
     out(f"Final cost: {final}")
     out(f"Outputs, rounded: {np.round(outputs, 2).tolist()}")
     if plot:
-        plots.cost_curve(history, plot, title=f"one-weight network: w = {weight:.4f}, cost {final:.5f}")
+        plots.cost_curve(history, plot, ylabel="cost (mean squared error)", title=f"one-weight network: w = {weight:.4f}, cost {final:.5f}")
         out(f"figure: {plot}")
     return {"weight": weight, "cost": final, "initial_cost": initial, "outputs": outputs, "history": history}

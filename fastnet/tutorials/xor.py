@@ -29,6 +29,6 @@ def run(lr=0.1, epochs=10_000, seed=0, backend="numpy", plot=None, out=print):
         out(f"  {int(x[0])} xor {int(x[1])} -> {h:.6f}")
     out(f"Rounded: {np.round(outputs).astype(int).tolist()}   expected: {y.astype(int).tolist()}")
     if plot:
-        plots.cost_curve(history, plot, title=f"XOR 2-3-1, lr {lr}: outputs {np.round(outputs, 3).tolist()}")
+        plots.cost_curve(history, plot, ylabel=plots.cost_label("cross_entropy"), title=f"XOR 2-3-1, lr {lr}: outputs {np.round(outputs, 3).tolist()}")
         out(f"figure: {plot}")
     return {"outputs": outputs, "rounded": np.round(outputs), "history": history}
