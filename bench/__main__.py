@@ -64,4 +64,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except KeyboardInterrupt:  # pytest has said where it stopped; no traceback of ours on top
+        raise SystemExit(130) from None

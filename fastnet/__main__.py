@@ -1,5 +1,5 @@
 """``python -m fastnet`` is the ``fastnet`` command."""
 
-from .cli import main
+from .cli import entry
 
-raise SystemExit(main())
+raise SystemExit(entry())

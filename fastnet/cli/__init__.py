@@ -8,9 +8,12 @@ saves the model and the checkpoint when asked to). A closed output pipe
 """
 
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
+import threading
 
 COMMANDS = ("train", "predict", "info", "bench", "tutorial")
 
@@ -35,12 +38,40 @@ def command(name):
     return importlib.import_module(f"{__name__}.{name}")
 
 
+@contextlib.contextmanager
+def _remembering_interrupts():
+    """While the command runs, note every Ctrl-C as well as raising it.
+
+    CPython drops an exception raised inside a weakref or ctypes callback
+    ("Exception ignored in ..."), and the import system and Numba's compiler run
+    such callbacks: a Ctrl-C landing there would be lost and the command would end
+    with status 0. The note keeps it.
+    """
+    interrupted = []
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted  # signal handlers belong to the main thread
+        return
+
+    def note_and_raise(signum, frame):
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, note_and_raise)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def main(argv=None):
     """Entry point of the ``fastnet`` console script; returns the exit status."""
     try:
-        args = build_parser().parse_args(argv)
-        status = command(args.command).run(args)
-        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
+        with _remembering_interrupts() as interrupted:
+            args = build_parser().parse_args(argv)
+            status = command(args.command).run(args)
+            sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
+        if interrupted:
+            raise KeyboardInterrupt  # one that C code swallowed: the work is done, the status says so
         return status
     except KeyboardInterrupt:
         print("fastnet: interrupted", file=sys.stderr)
@@ -53,3 +84,16 @@ def main(argv=None):
     except (ValueError, RuntimeError, OSError, FloatingPointError, MemoryError) as exc:
         print(f"fastnet: error: {exc}", file=sys.stderr)
         return 2
+
+
+def entry():
+    """The console script and ``python -m fastnet``: :func:`main`, leaving with the status it chose."""
+    status = main()
+    if status == INTERRUPTED_STATUS:
+        # A Ctrl-C that lands while C code runs Python code (an extension module
+        # initialising during start-up) is remembered by CPython, which then ends the
+        # process by SIGINT at exit (status -2) although main handled it. Leave now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    return status

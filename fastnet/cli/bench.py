@@ -1,6 +1,7 @@
 """``fastnet bench``: run the benchmark suite of a source checkout and print its report."""
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -26,4 +27,15 @@ def run(args):
     cmd = [sys.executable, "-m", "bench"] + (["--quick"] if args.quick else [])
     cmd += ["--out", args.out] if args.out else []
     cmd += ["-k", args.k] if args.k else []
-    return subprocess.call(cmd, cwd=ROOT)
+    suite = subprocess.Popen(cmd, cwd=ROOT)
+    try:
+        return suite.wait()
+    except KeyboardInterrupt:
+        # Ctrl-C: stop the suite too (it got the signal as well when run from a
+        # terminal), then let main print its one line.
+        suite.send_signal(signal.SIGINT)
+        try:
+            suite.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            suite.kill()
+        raise
