@@ -286,7 +286,8 @@ class Network:
             False stops training early. Each call copies the cost to the host.
         checkpoint : str or path-like, optional
             File to write a checkpoint to (atomically) every ``checkpoint_every``
-            epochs, at the end, and on Ctrl-C (the epochs completed so far).
+            epochs, at the end, and on Ctrl-C between epochs (every full-batch
+            update is one; inside a mini-batch epoch the last checkpoint stays).
         checkpoint_every : int, optional
         resume : str or path-like, optional
             A checkpoint to continue from: weights, optimiser state, random state

@@ -145,11 +145,16 @@ def fit_network(net, X, Y, *, epochs, lr, batch_size, optimizer, callback, check
         return cost
 
     epoch = start_epoch
+    # True where weights, optimiser and random state are those of a completed epoch (a
+    # full batch is always there once a half-applied update is undone); only such a
+    # state is written to the checkpoint on Ctrl-C, so resuming it stays exact.
+    at_epoch_end = True
     try:
         for epoch in range(start_epoch, epochs):
             if full_batch:
                 cost = float(update(X, Y))
             else:
+                at_epoch_end = False
                 order = net._rng.permutation(m) if shuffle else numpy.arange(m)
                 total = 0.0
                 for start in range(0, m, batch_size):
@@ -157,6 +162,7 @@ def fit_network(net, X, Y, *, epochs, lr, batch_size, optimizer, callback, check
                     total += float(update(ops.take_rows(X, idx), ops.take_rows(Y, idx))) * len(idx)
                 cost = total / m
             history.append(cost)
+            at_epoch_end = True
             done = epoch + 1
             if checkpoint is not None and (done == epochs or (checkpoint_every and done % checkpoint_every == 0)):
                 checkpoints.write(checkpoint, net, opt, done, history, settings)
@@ -168,10 +174,10 @@ def fit_network(net, X, Y, *, epochs, lr, batch_size, optimizer, callback, check
         # nothing to undo.
         if in_update:
             opt.t = snapshot.restore()
-        if isinstance(exc, KeyboardInterrupt) and checkpoint is not None and len(history) > start_epoch:
-            # Keep the work: the completed epochs go to the checkpoint, so --resume
-            # continues from there (after mini-batches, with the weights of the last
-            # completed batch).
+        if isinstance(exc, KeyboardInterrupt) and checkpoint is not None and at_epoch_end and len(history) > start_epoch:
+            # Keep the work: the completed epochs go to the checkpoint, and resuming
+            # it continues exactly. Stopped inside a mini-batch epoch, the last
+            # periodic checkpoint stays as it is.
             checkpoints.write(checkpoint, net, opt, len(history), history, settings)
         if isinstance(exc, MemoryError) and not isinstance(exc, BackendMemoryError):
             # A temporary of the array library itself (e.g. CuPy's inside a matrix

@@ -27,9 +27,16 @@ def test_unknown_backend_lists_the_valid_names():
         get_backend("tensorflow")
 
 
-def test_auto_picks_cupy_only_when_a_gpu_answers():
-    expected = "cupy" if backend_status("cupy")[0] else "numpy"
+def test_auto_picks_the_gpu_else_fused_else_numpy():
+    expected = "cupy" if backend_status("cupy")[0] else "fused" if backend_status("fused")[0] else "numpy"
     assert get_backend("auto").name == expected
+
+
+def test_auto_falls_back_to_numpy_when_numba_is_missing(monkeypatch):
+    from fastnet import backends
+
+    monkeypatch.setattr(backends, "backend_status", lambda name: (name == "numpy", "not installed"))
+    assert backends._resolve_name("auto") == "numpy"
 
 
 def test_environment_variable_sets_the_default(monkeypatch):

@@ -1,5 +1,6 @@
 """Checkpoints: atomic writes, and an interrupted-then-resumed run equal bit for bit to an uninterrupted one."""
 
+import json
 import os
 
 import numpy as np
@@ -32,9 +33,28 @@ def test_resumed_run_equals_uninterrupted_run_bit_for_bit(tmp_path, data, optimi
 
     resumed = fastnet.Network(**SETTINGS)
     costs = resumed.fit(X, Y, resume=path, **kwargs)
-    assert len(costs) == 9 - 3
+    assert len(costs) == 9 - 5  # the Ctrl-C after epoch 5 wrote the checkpoint there
     assert resumed.history == straight.history  # exact float equality
     assert_params_equal(resumed, params_of(straight))
+
+
+def test_ctrl_c_inside_a_mini_batch_epoch_keeps_the_last_periodic_checkpoint(tmp_path, data):
+    X, Y = data
+    path = tmp_path / "run.ckpt"
+    net = fastnet.Network(**SETTINGS)
+    calls = []
+    original = net._backprop
+
+    def interrupt_in_epoch_5(xb, yb, *rest):
+        calls.append(1)
+        if len(calls) == 4 * 5 + 2:  # 300 rows in batches of 64: 5 a epoch; the 2nd batch of epoch 5
+            raise KeyboardInterrupt
+        return original(xb, yb, *rest)
+
+    net._backprop = interrupt_in_epoch_5
+    with pytest.raises(KeyboardInterrupt):
+        net.fit(X, Y, epochs=9, lr=0.01, optimizer="adam", batch_size=64, checkpoint=path, checkpoint_every=3)
+    assert json.loads(str(np.load(path)["meta"]))["epoch"] == 3
 
 
 def test_resume_with_other_settings_or_data_is_refused_and_changes_nothing(tmp_path, data):

@@ -1,5 +1,6 @@
 """``fastnet train``: train on digits or a CSV/.npz file; report, plot, save."""
 
+import os
 import sys
 import time
 
@@ -12,7 +13,7 @@ from ..network import Network
 from ..optimizers import OPTIMIZERS
 from ..recipes import RECIPES
 from .progress import ProgressBar
-from .train_checks import check_train_options
+from .train_checks import check_train_options, checkpoint_epoch
 
 MAX_CLASSES = 100  # more distinct numeric targets than this looks like regression
 
@@ -167,8 +168,8 @@ def run(args):
               file=sys.stderr)
         if args.save:
             _save(net, args, classes, stats)
-        if args.checkpoint and net.history:
-            print(f"checkpoint: {args.checkpoint} at epoch {len(net.history)}; continue with "
+        if args.checkpoint and os.path.isfile(args.checkpoint):
+            print(f"checkpoint: {args.checkpoint} at epoch {checkpoint_epoch(args.checkpoint)}; continue with "
                   f"--resume {args.checkpoint}", file=sys.stderr)
         return 130
     except BackendMemoryError as exc:

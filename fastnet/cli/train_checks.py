@@ -110,14 +110,15 @@ def check_train_options(args):
     plan = TrainPlan(settings=settings, lr=float(lr), epochs=int(epochs),
                      plot=plot_path(args.plot) if args.plot else None)
     if args.resume is not None:
-        plan.resume_epoch = _checkpoint_epoch(args.resume)
+        plan.resume_epoch = checkpoint_epoch(args.resume)
         if plan.epochs <= plan.resume_epoch:
             raise ValueError(f"--epochs {plan.epochs} is not beyond the {plan.resume_epoch} epochs already done in "
                              f"{args.resume!r}: with --resume, --epochs is the total to reach")
     return plan
 
 
-def _checkpoint_epoch(path):
+def checkpoint_epoch(path):
+    """The number of epochs a checkpoint file records."""
     from ..model_file import read_archive
 
     meta, _ = read_archive(path, kind="checkpoint")
