@@ -319,11 +319,25 @@ def test_predict_proba_and_keep(iris, tmp_path):
     assert missing.returncode == 2 and "--keep 'name'" in missing.stderr
 
 
-@pytest.mark.parametrize("argv", [["--lr", "1e6"], ["--lr", "1e-9", "--epochs", "50"]], ids=["diverging", "flat"])
-def test_training_that_did_not_learn_is_called_out(argv):
-    result = fastnet_cmd("train", "--quiet", "--backend", "numpy", *(argv + ([] if "--epochs" in argv else ["--epochs", "300"])))
+@pytest.fixture(scope="module")
+def wine_csv(tmp_path_factory):
+    from sklearn.datasets import load_wine
+
+    data = load_wine()
+    path = tmp_path_factory.mktemp("wine") / "wine.csv"
+    rows = [",".join(map(str, list(x) + [y])) for x, y in zip(data.data, data.target)]
+    path.write_text(",".join(data.feature_names + ["cultivar"]) + "\n" + "\n".join(rows) + "\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("argv,hint", [(["--lr", "1e6", "--epochs", "300"], "--lr"),
+                                       (["--lr", "1e-9", "--epochs", "50"], "--lr"),
+                                       (["--data", "WINE", "--no-scale", "--epochs", "500"], "drop --no-scale")],
+                         ids=["diverging", "flat", "wine unscaled"])
+def test_training_that_did_not_learn_is_called_out(argv, hint, wine_csv):
+    result = fastnet_cmd("train", "--quiet", "--backend", "numpy", *[wine_csv if a == "WINE" else a for a in argv])
     assert result.returncode == 0
-    assert "warning: training did not learn" in result.stderr and "--lr" in result.stderr
+    assert "warning: training did not learn" in result.stderr and hint in result.stderr
 
 
 def test_a_good_run_gives_no_warning():
