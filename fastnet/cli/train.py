@@ -138,12 +138,25 @@ def _did_not_learn(history, train_acc, y_train):
     return None
 
 
+def _out_of_memory(exc):
+    """A BackendMemoryError told in the command line's words."""
+    return MemoryError(f"out of memory on backend {exc.backend!r} with arrays of shape {exc.shape} "
+                       f"({exc.nbytes / 2**20:,.1f} MiB): try a smaller --batch-size, --dtype float32, or smaller "
+                       "--layers")
+
+
 def run(args):
     plan = check_train_options(args)  # every option, output path and dependency, before any output
     X_train, X_test, y_train, y_test, name, stats = _dataset(args)
     classes = numpy.unique(numpy.concatenate([y_train, y_test]))
     layers = args.layers or [X_train.shape[1], 30, len(classes)]
-    net = Network(layers, backend=args.backend, dtype=args.dtype, seed=args.seed, **plan.settings)
+    try:
+        net = Network(layers, backend=args.backend, dtype=args.dtype, seed=args.seed, **plan.settings)
+    except BackendMemoryError as exc:
+        raise _out_of_memory(exc) from None
+    except MemoryError as exc:  # NumPy's, drawing the initial weights on the host
+        raise MemoryError(f"out of memory building the network {'-'.join(map(str, layers))} ({exc}): try smaller "
+                          "--layers") from None
     if net.layers[0] != X_train.shape[1] or net.layers[-1] != len(classes):
         raise ValueError(f"--layers {'-'.join(map(str, layers))} must start with the {X_train.shape[1]} features "
                          f"and end with the {len(classes)} classes of {name}")
@@ -173,8 +186,7 @@ def run(args):
                   f"--resume {args.checkpoint}", file=sys.stderr)
         return 130
     except BackendMemoryError as exc:
-        raise MemoryError(f"out of memory on backend {exc.backend!r} with arrays of shape {exc.shape}: try a "
-                          "smaller --batch-size, --dtype float32, or smaller --layers") from None
+        raise _out_of_memory(exc) from None
     elapsed = time.perf_counter() - start
     history = net.history
     train_acc = float(numpy.mean(classes[net.predict(X_train)] == y_train))
