@@ -56,8 +56,10 @@ def main(argv=None):
     print()
     print(text)
     try:
-        report.chart(benchmarks, os.path.join(args.out, "chart.png"))
-        print(f"chart: {os.path.join(args.out, 'chart.png')}")
+        if report.chart(benchmarks, os.path.join(args.out, "chart.png")) is False:
+            print("chart skipped: nothing was timed")
+        else:
+            print(f"chart: {os.path.join(args.out, 'chart.png')}")
     except ImportError:
         print("chart skipped: matplotlib is not installed (pip install 'fastnet[bench]')")
     return status

@@ -186,7 +186,13 @@ def log_axis_floor(times):
 
 
 def chart(benchmarks, path):
-    """A log-scale bar chart of time per variant, one panel per workload. Needs matplotlib."""
+    """A log-scale bar chart of time per variant, one panel per workload. Needs matplotlib.
+
+    Returns False, drawing nothing, when the run timed nothing (a ``-k`` that matched
+    only skipped or failed tests).
+    """
+    if not benchmarks:
+        return False
     import matplotlib
 
     matplotlib.use("Agg")

@@ -127,3 +127,8 @@ def test_a_row_timed_on_part_of_the_batch_is_scaled_and_says_how_much_was_run():
     assert report.scaled_time(runs[0]) == (pytest.approx(0.024 * 1078 / 54), True)
     python_row = next(line for line in report.table(runs).splitlines() if "| python |" in line)
     assert "extrapolated from 54 rows" in python_row and "| 479 ms |" in python_row
+
+
+def test_a_run_that_timed_nothing_draws_no_chart(tmp_path):
+    assert report.chart([], str(tmp_path / "chart.png")) is False
+    assert not (tmp_path / "chart.png").exists()
