@@ -46,7 +46,7 @@ def main(argv=None):
         "",
         report.table(benchmarks),
         "",
-        "### Goals (issue 6), as ratios within this run",
+        "### Goals, as ratios within this run",
         "",
         report.goals(benchmarks),
         "",

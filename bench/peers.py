@@ -127,3 +127,43 @@ def torch_products(operands, device="cpu"):
         return {name: r.cpu().numpy() for name, r in out.items()}
 
     return run
+
+
+def torch_adam_trainer(X, Y, weights, biases, lr, batch_size, shuffle=True):
+    """A closure that trains a ReLU/softmax network with ``torch.optim.Adam`` for ``run(epochs)`` epochs.
+
+    Written as a PyTorch user would: autograd, ``cross_entropy`` on the logits, a new
+    ``randperm`` order every epoch (``shuffle=False``: the rows in order, which is
+    how it is checked against fastnet). PyTorch's Adam is fastnet's formula, epsilon
+    after the bias correction.
+    """
+    import torch
+
+    dtype = torch.float64 if X.dtype == np.float64 else torch.float32
+    Xt = torch.as_tensor(X, dtype=dtype)
+    labels = torch.as_tensor(np.argmax(Y, axis=1))
+    W = [torch.nn.Parameter(torch.as_tensor(w, dtype=dtype).clone()) for w in weights]
+    b = [torch.nn.Parameter(torch.as_tensor(v, dtype=dtype).clone()) for v in biases]
+    optimizer = torch.optim.Adam([p for pair in zip(W, b) for p in pair], lr=lr, eps=1e-8)
+    m = X.shape[0]
+
+    def epoch():
+        order = torch.randperm(m) if shuffle else torch.arange(m)
+        for start in range(0, m, batch_size):
+            idx = order[start : start + batch_size]
+            h = Xt[idx]
+            for l, (Wl, bl) in enumerate(zip(W, b)):
+                h = torch.addmm(bl, h, Wl.T)
+                if l < len(W) - 1:
+                    h = torch.relu(h)
+            loss = torch.nn.functional.cross_entropy(h, labels[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+    def run(epochs):
+        for _ in range(epochs):
+            epoch()
+        return [w.detach().numpy().copy() for w in W], [v.detach().numpy().copy() for v in b]
+
+    return run

@@ -13,7 +13,6 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
@@ -21,17 +20,11 @@ from fastnet import FastNetClassifier
 
 from .conftest import PAIR_PAUSE_S, record
 from .test_training import paired_backend
-from .workloads import QUICK
+from .workloads import QUICK, mnist_shaped
 
 ROWS = 1000 if QUICK else 4000
 WORKLOAD = f"estimator fit with defaults, {ROWS}x784 -> 100 -> 10 (MNIST-shaped)"
 ROUNDS = 1 if QUICK else 3
-
-
-def mnist_shaped():
-    X, y = make_classification(n_samples=ROWS + 1000, n_features=784, n_informative=60, n_redundant=0,
-                               n_classes=10, n_clusters_per_class=1, class_sep=1.5, random_state=0)
-    return X[:ROWS], y[:ROWS], X[ROWS:], y[ROWS:]
 
 
 def quiet_fit(estimator, X, y):
@@ -41,7 +34,7 @@ def quiet_fit(estimator, X, y):
 
 
 def test_estimator_fit_with_defaults(benchmark):
-    X, y, X_test, y_test = mnist_shaped()
+    X, y, X_test, y_test = mnist_shaped(ROWS)
     backend = paired_backend()
     plain_sgd = dict(random_state=0, max_iter=2, shuffle=False)  # same start, same batches
     ours = quiet_fit(FastNetClassifier(optimizer="sgd", backend=backend, **plain_sgd), X[:400], y[:400])

@@ -92,6 +92,11 @@ class _Server:
 
         self.run = torch_trainer(X, Y, weights, biases, lr, device)
 
+    def setup_adam(self, X, Y, weights, biases, lr, batch_size, shuffle):
+        from .peers import torch_adam_trainer
+
+        self.run = torch_adam_trainer(X, Y, weights, biases, lr, batch_size, shuffle)
+
     def setup_products(self, operands, device):
         from .peers import torch_products
 

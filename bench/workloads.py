@@ -87,3 +87,24 @@ def step_products_reference(a):
     f = {name: v.astype(np.float64) for name, v in a.items()}
     return {"Z1": f["X"] @ f["W1"].T, "Z2": f["H1"] @ f["W2"].T, "dW2": f["D2"].T @ f["H1"],
             "D1": f["D2"] @ f["W2"], "dW1": f["D1"].T @ f["X"]}
+
+
+# The second CPU workload: MNIST's shape, trained as people train it (ReLU, softmax,
+# Adam on mini-batches of 64), on synthetic data of that shape.
+MNIST_LAYERS = [784, 100, 10]
+MNIST_ROWS, MNIST_EPOCHS = (1000, 2) if QUICK else (4000, 20)
+MNIST_BATCH, MNIST_LR = 64, 0.001
+
+
+def mnist_shaped(rows, test_rows=1000):
+    """Synthetic 784-feature, 10-class data: X_train, y_train, X_test, y_test (labels 0..9)."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=rows + test_rows, n_features=784, n_informative=60, n_redundant=0,
+                               n_classes=10, n_clusters_per_class=1, class_sep=1.5, random_state=0)
+    return X[:rows], y[:rows], X[rows:], y[rows:]
+
+
+def mnist_adam_net(backend, dtype):
+    return fastnet.Network(MNIST_LAYERS, activation="relu", output_activation="softmax", loss="cross_entropy",
+                           init="xavier", backend=backend, dtype=dtype, seed=0)
