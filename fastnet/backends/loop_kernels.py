@@ -6,7 +6,10 @@ a time, as in the tutorial's looped feed-forward); the ``numba`` backend passes
 the very same functions through ``numba.njit``. So the code here must stay inside
 the subset of Python that Numba compiles: loops, scalars, ``math`` and array
 indexing, no NumPy calls, no Python objects. Kernels call only ``sigmoid`` below, which the
-numba backend compiles too and Numba inlines.
+numba backend compiles too and Numba inlines. No kernel divides by zero, which lets the
+numba backend compile them with NumPy's error model (no zero test before a division, so
+loops vectorise). Numba's disk cache does not key on compile options, only on this
+file: change the options and this file changes with them.
 
 Conventions: a batch is rows, ``X`` has shape ``(m, n_in)``, a weight matrix has
 shape ``(n_out, n_in)``; every kernel writes into a caller-owned ``out`` buffer,

@@ -186,15 +186,21 @@ class NumbaOps(LoopOps):
         import numba  # imported here: ``import fastnet`` must not import numba
 
         flags = {"reassoc", "contract", "nsz", "arcp"}
+        # NumPy's error model: Python's makes every float division test for zero and
+        # raise ZeroDivisionError, and that branch keeps LLVM from vectorising a loop
+        # (Adam's update over 79 510 parameters: 433 -> 150 us float64, 406 -> 62 us
+        # float32). No kernel here divides by zero: by m >= 1, a softmax row's sum >= 1,
+        # 1 + exp(-z) >= 1, Adam's 1 - beta1**t > 0 and sqrt(v) + eps > 0.
+        jit = dict(cache=True, fastmath=flags, error_model="numpy")
         # Kernels call loop_kernels.sigmoid: compiled copies must see a jitted one.
-        sigmoid = numba.njit(cache=True, fastmath=flags)(loop_kernels.sigmoid)
+        sigmoid = numba.njit(**jit)(loop_kernels.sigmoid)
         jitted = _Namespace()
         for kernel in KERNEL_NAMES:
             fn = getattr(loop_kernels, kernel)
-            serial = numba.njit(cache=True, fastmath=flags)(_rebound(fn, sigmoid=sigmoid))
+            serial = numba.njit(**jit)(_rebound(fn, sigmoid=sigmoid))
             if kernel in PARALLEL_KERNELS:
                 parallel_fn = _rebound(fn, "_parallel", sigmoid=sigmoid, prange=numba.prange)
-                parallel = numba.njit(cache=True, fastmath=flags, parallel=True)(parallel_fn)
+                parallel = numba.njit(**jit, parallel=True)(parallel_fn)
                 serial = _SizeDispatch(serial, parallel, PARALLEL_KERNELS[kernel])
             setattr(jitted, kernel, serial)
         super().__init__(jitted)
