@@ -10,7 +10,7 @@ from ..backends.ops import BackendMemoryError
 from ..datasets import load_digits, scaler_stats
 from ..encoding import one_hot
 from ..network import Network
-from ..optimizers import OPTIMIZERS
+from ..optimizers import OPTIMIZERS, SGD_BATCH_SIZE
 from ..recipes import RECIPES
 from .progress import ProgressBar
 from .train_checks import check_train_options, checkpoint_epoch
@@ -111,17 +111,20 @@ def _save(net, args, classes, stats):
 
 
 def _compile_once(net, X, Y, plan, args):
-    """Seconds spent compiling the backend's kernels: one epoch of a throwaway twin network.
+    """Seconds spent compiling the backend's kernels: one update of a throwaway twin network.
 
     Numba and CUDA compile a kernel on its first call (then cache it on disk), so
-    the first epoch of a fresh install can take seconds. Doing that here keeps it
-    out of the training time the command reports.
+    the first update of a fresh install can take seconds. Doing that here keeps it
+    out of the training time the command reports. One batch of the real batch size
+    takes the same kernels as training, without a whole extra epoch on big data.
     """
     if not net.ops.compiles_kernels:
         return 0.0
+    batch = args.batch_size or (SGD_BATCH_SIZE if args.optimizer == "sgd" else None)
+    rows = slice(None) if batch is None else slice(0, batch)
     twin = Network(net.layers, backend=net.ops, dtype=net.dtype, seed=args.seed, **plan.settings)
     start = time.perf_counter()
-    twin.fit(X, Y, epochs=1, lr=plan.lr, batch_size=args.batch_size, optimizer=args.optimizer)
+    twin.fit(X[rows], Y[rows], epochs=1, lr=plan.lr, batch_size=batch, optimizer=args.optimizer)
     return time.perf_counter() - start
 
 
