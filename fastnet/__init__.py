@@ -14,7 +14,7 @@ __version__ = "0.2.0"
 # Importing scikit-learn brings SciPy and pandas with it (~1.2 s on the development
 # machine): only the estimators need it.
 _LAZY = {
-    "BackendMemoryError": "fastnet.backends.ops",
+    "BackendMemoryError": "fastnet.backends.reference",
     "BackendUnavailableError": "fastnet.backends",
     "available_backends": "fastnet.backends",
     "get_backend": "fastnet.backends",

@@ -61,20 +61,6 @@ def numpy_blas(pools=None):
     return ", ".join(parts)
 
 
-# OpenBLAS kernel sets with a small-matrix path (no packing of the operands) for
-# products of at most 100**3 multiply-adds: the AVX-512 ones.
-SMALL_MATRIX_KERNELS = ("skylakex", "cooperlake", "sapphirerapids")
-
-
-def blas_small_matrix_path(pool):
-    """Whether threadpoolctl's ``pool`` (one BLAS library) is OpenBLAS with a small-matrix path.
-
-    Measured with SkylakeX kernels (OpenBLAS 0.3.31, 1 thread, float32): delta^T H
-    of 30 x 64 x 520 takes 15.6 us, of 30 x 64 x 530 31.7 us, just past the limit.
-    """
-    return pool.get("internal_api") == "openblas" and str(pool.get("architecture", "")).lower() in SMALL_MATRIX_KERNELS
-
-
 def numpy_blas_pool(pools=None):
     """threadpoolctl's description of NumPy's own BLAS (a dict), or None when unknown."""
     if pools is None:

@@ -18,7 +18,7 @@ import zlib
 import numpy
 
 from . import checkpoint as checkpoints
-from .backends.ops import BackendMemoryError
+from .backends.reference import BackendMemoryError
 from .optimizers import SGD_BATCH_SIZE, check_optimizer, make_optimizer
 from .validation import positive_number
 

@@ -1,12 +1,16 @@
 """Backend registry: which array layers exist, which can run here, and how to pick one.
 
-Nothing here imports numba or cupy at module import time; a backend's library
-is imported the first time that backend is asked for.
+Nothing here imports numba or cupy at module import time; a backend's library is
+imported the first time that backend is asked for. Asking whether a backend can
+run (:func:`backend_status`, :func:`available_backends`) imports its library but
+never builds the backend, so it changes no thread pool or library setting.
 """
 
+import importlib
 import os
 
-from .ops import ACTIVATIONS, Ops
+from ..maths import ACTIVATIONS
+from .reference import Ops
 
 BACKENDS = ("python", "numba", "numpy", "fused", "cupy")
 ENV_VAR = "FASTNET_BACKEND"
@@ -31,7 +35,9 @@ def _make_python():
 
 
 def _make_numpy():
-    return Ops()
+    from .numpy_ops import NumpyOps
+
+    return NumpyOps()
 
 
 def _make_numba():
@@ -47,7 +53,7 @@ def _make_numba():
 
 def _make_fused():
     try:
-        from .fused_ops import FusedOps
+        from .fused import FusedOps
 
         return FusedOps()
     except ImportError as exc:
@@ -148,12 +154,34 @@ def get_backend(name=None):
 
 
 def backend_status(name):
-    """Return ``(usable, reason)`` for one backend name; reason is "" when usable."""
+    """Return ``(usable, reason)`` for one backend name; reason is "" when usable.
+
+    For the CPU backends this imports their library (Numba) without building the
+    backend; for ``cupy`` it builds it, since only a kernel run shows a GPU works.
+    """
+    resolved = _resolve_name(name)
+    if resolved in _instances:
+        return True, ""
+    if resolved in _failures:
+        return False, str(_failures[resolved])
+    if resolved in _NEEDS_MODULE:
+        try:
+            importlib.import_module(_NEEDS_MODULE[resolved])
+        except ImportError as exc:
+            return False, (f"backend {resolved!r} needs Numba, which is not installed ({exc}); "
+                           f"{_INSTALL_HINT['numba']}")
+        return True, ""
+    if resolved in ("python", "numpy"):
+        return True, ""
     try:
-        get_backend(name)
+        get_backend(resolved)
     except BackendUnavailableError as exc:
         return False, str(exc)
     return True, ""
+
+
+# Backends whose only requirement, short of a GPU, is a library that imports.
+_NEEDS_MODULE = {"numba": "numba", "fused": "numba"}
 
 
 def available_backends():

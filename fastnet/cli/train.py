@@ -6,7 +6,7 @@ import time
 
 import numpy
 
-from ..backends.ops import BackendMemoryError
+from ..backends.reference import BackendMemoryError
 from ..datasets import load_digits, scaler_stats
 from ..encoding import one_hot
 from ..network import Network

@@ -14,7 +14,7 @@ from ..backends import get_backend
 from ..initializers import INITIALIZERS
 from ..losses import LOSSES, check_loss
 from ..network import HIDDEN_ACTIVATIONS
-from ..backends.ops import ACTIVATIONS
+from ..maths import ACTIVATIONS
 from ..optimizers import OPTIMIZERS
 from ..recipes import recipe
 from ..validation import DTYPES

@@ -1,0 +1,211 @@
+"""Backend ``fused``: NumPy's BLAS for the matrix products, compiled one-pass kernels for the rest.
+
+The numpy backend spends most of a small network's time outside the products:
+four ufunc passes per sigmoid, three more per derivative, a strided reduction for
+each bias gradient, a temporary per parameter update. :class:`FusedOps` keeps the
+numpy backend as it is and overrides those hot spots, each behind one condition:
+
+* a layer of at most ``TUNING.small_layer`` multiply-adds is one compiled loop (the
+  numba backend's), since BLAS's call overhead dominates a handful of rows;
+* a layer big enough to split (:mod:`.row_rule`) runs row-parallel (:mod:`.rows`);
+* otherwise NumPy's product, then one kernel of :mod:`.kernels` for the bias and
+  activation, the derivative, or the loss's cost and delta.
+
+The bias gradient, the parameter updates and the divergence check are the numba
+backend's loops, which are one pass already.
+"""
+
+import contextlib
+
+import numpy
+
+from ... import maths
+from ...tuning import TUNING
+from ..loop_ops import numba_jit
+from ..numpy_ops import NumpyOps
+from ..reference import check_activation
+from . import kernels, rows
+from .blas_threads import SingleThreadScipyBlas
+from .exp import make_exp
+from .row_rule import RowSplit
+
+# Never "reassoc" where the fast exp is: its rounding trick needs (t + S) - S as
+# written. The loss kernels have no such exp, and reassoc lets their sums vectorise.
+FASTMATH = {"contract"}
+REDUCTION_FASTMATH = {"contract", "reassoc"}
+
+_LOSS_OF = {False: "cross_entropy", True: "binary_cross_entropy"}
+
+
+class FusedOps(NumpyOps):
+    """NumPy storage and BLAS products, with fused Numba kernels for the elementwise work.
+
+    Results match the reference to rounding (the tests hold it to 1e-10 relative in
+    float64); the exp of sigmoid and softmax is within 2 ulp of NumPy's in float64,
+    and within 2 float32 ulp of the exact value in float32.
+    """
+
+    name = "fused"
+    compiles_kernels = True  # on first use: the command line times that apart from training
+
+    def __init__(self):
+        import numba  # imported here: ``import fastnet`` must not import numba
+
+        from .. import get_backend
+
+        self.numba = numba
+        self.jit = numba_jit(numba, fastmath=FASTMATH)
+        self.loops = get_backend("numba")
+        # One activation table per dtype, each built on that dtype's vectorising exp.
+        self.activations = {dtype: maths.compile_for_numba(maths.activation_table(exp=make_exp(dtype)))
+                            for dtype in (numpy.dtype(numpy.float64), numpy.dtype(numpy.float32))}
+        self.losses = maths.compile_for_numba(maths.loss_table())
+        self.split = RowSplit(numba, self.jit)
+        self._running = (SingleThreadScipyBlas(self.split.scipy_blas) if self.split.off is None
+                         else contextlib.nullcontext())
+        self._compiled = {}
+
+    def running(self):
+        """SciPy's BLAS held to one thread, for the row-parallel kernels' products (restored on exit)."""
+        return self._running
+
+    def row_parallel_description(self):
+        """One line for ``fastnet info`` and the benchmark report: how layers are split here."""
+        return self.split.description()
+
+    # -- compiled kernels, built on first use --------------------------------------
+    def kernel(self, factory, dtype, *names):
+        """``factory`` of :mod:`.kernels` for this dtype and the named activation (or loss and activation), compiled."""
+        key = (factory, numpy.dtype(dtype), names)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = self._compiled[key] = self._compile(factory, numpy.dtype(dtype), names)
+        return compiled
+
+    def _compile(self, factory, dtype, names):
+        activations = self.activations[dtype]
+        if factory is kernels.make_cost_and_delta:
+            loss, kind = names
+            return self.jit(factory(self.losses[loss], activations[kind]), fastmath=REDUCTION_FASTMATH)
+        if factory in (kernels.make_bias_activation, kernels.make_activation_backward):
+            return self.jit(factory(activations[names[0]]))
+        return self._compile_rows(factory, dtype, names)
+
+    def _compile_rows(self, factory, dtype, names):
+        activations = self.activations[dtype]
+        block_sums = rows.make_block_sums(
+            TUNING.blas_small_matrix if self._scipy_small_matrix_path else 2**62, TUNING.small_matrix_min_rows)
+        if factory is rows.make_weight_grads_rows:
+            made = factory(block_sums)
+        elif factory is rows.make_dense_rows:
+            made = factory(kernels.make_bias_activation(activations[names[0]]))
+        else:
+            block_delta = rows.make_block_delta(kernels.make_activation_backward(activations[names[0]]))
+            made = factory(block_delta) if factory is rows.make_hidden_delta_rows else factory(block_sums, block_delta)
+        return self.jit(made, parallel=True)
+
+    @property
+    def _scipy_small_matrix_path(self):
+        from ...tuning import blas_small_matrix_path
+
+        blas = self.split.scipy_blas
+        return blas is not None and blas_small_matrix_path(blas.info())
+
+    # -- layers ------------------------------------------------------------------
+    def _parts(self, kind, m, work, *arrays):
+        """Row blocks for this layer, 0 for the serial path (the softmax is never split)."""
+        if kind == "softmax":
+            return 0
+        return self.split.parts(m, work, *arrays)
+
+    def dense_function(self, m, n_in, n_out, kind):
+        check_activation(kind)
+        work = m * n_in * n_out
+        parts = self._parts(kind, m, work) if work > TUNING.small_layer else 0
+        if not parts:
+            return super().dense_function(m, n_in, n_out, kind)
+        dense = self.dense
+
+        def row_parallel_layer(X, W, b, out):
+            # dense()'s row-parallel case with its checks made once: only X comes from
+            # outside the network's own contiguous buffers of one dtype.
+            if X.flags.c_contiguous and X.dtype == out.dtype:
+                self.kernel(rows.make_dense_rows, out.dtype, kind)(X, W, b, out, parts)
+                return out
+            return dense(X, W, b, kind, out)
+
+        return row_parallel_layer
+
+    def dense(self, X, W, b, kind, out):
+        check_activation(kind)
+        work = X.shape[0] * W.size
+        if work <= TUNING.small_layer:
+            return self.loops.dense(X, W, b, kind, out)
+        if parts := self._parts(kind, X.shape[0], work, X, W, b, out):
+            self.kernel(rows.make_dense_rows, out.dtype, kind)(X, W, b, out, parts)
+            return out
+        self.product(X, W.T, out)
+        self.kernel(kernels.make_bias_activation, out.dtype, kind)(out, b, out)
+        return out
+
+    def hidden_delta(self, delta, W, H, kind, out):
+        check_activation(kind)
+        if parts := self._parts(kind, delta.shape[0], delta.shape[0] * W.size, delta, W, H, out):
+            self.kernel(rows.make_hidden_delta_rows, out.dtype, kind)(delta, W, H, out, parts)
+            return out
+        if kind == "softmax" or not (H.flags.c_contiguous and out.flags.c_contiguous):
+            return super().hidden_delta(delta, W, H, kind, out)
+        self.product(delta, W, out)
+        self.kernel(kernels.make_activation_backward, out.dtype, kind)(H, out, out)
+        return out
+
+    def backward_step(self, delta, W, H, kind, dW, db, out):
+        m = delta.shape[0]
+        # Both products have m * dW.size multiply-adds.
+        if parts := self._parts(kind, m, 2 * m * dW.size, delta, W, H, dW, db, out):
+            self.kernel(rows.make_backward_step_rows, out.dtype, kind)(delta, W, H, dW, db, out, parts)
+            return out
+        return super().backward_step(delta, W, H, kind, dW, db, out)
+
+    def weight_grads(self, delta, H, dW, db):
+        m = delta.shape[0]
+        if parts := self.split.parts(m, m * dW.size, delta, H, dW, db):
+            self.kernel(rows.make_weight_grads_rows, dW.dtype)(delta, H, dW, db, parts)
+        else:
+            self.weight_product(delta, H, dW)
+            self.loops.sum_rows(delta, db)
+
+    # -- losses --------------------------------------------------------------------
+    def mse_cost_and_delta(self, kind, H, Y, scale, out):
+        check_activation(kind)
+        if kind == "softmax" or not _contiguous(H, Y, out):
+            return super().mse_cost_and_delta(kind, H, Y, scale, out)
+        return self._cost_and_delta("mse", kind, H, Y, scale, out)
+
+    def cross_entropy_cost_and_delta(self, H, Y, binary, scale, out):
+        if not _contiguous(H, Y, out):
+            return super().cross_entropy_cost_and_delta(H, Y, binary, scale, out)
+        return self._cost_and_delta(_LOSS_OF[bool(binary)], "identity", H, Y, scale, out)
+
+    def _cost_and_delta(self, loss, kind, H, Y, scale, out):
+        t = H.dtype.type
+        total = self.kernel(kernels.make_cost_and_delta, H.dtype, loss, kind)(
+            H, Y, t(scale), t(numpy.finfo(H.dtype).tiny), out)
+        return t(total / H.shape[0])
+
+    # -- the numba backend's one-pass loops ------------------------------------------
+    def all_finite(self, arrays):
+        return self.loops.all_finite(arrays)
+
+    def axpy(self, param, grad, step):
+        return self.loops.axpy(param, grad, step)
+
+    def momentum_update(self, param, grad, velocity, lr, mu):
+        return self.loops.momentum_update(param, grad, velocity, lr, mu)
+
+    def adam_update(self, param, grad, m1, m2, lr, beta1, beta2, eps, c1, c2):
+        return self.loops.adam_update(param, grad, m1, m2, lr, beta1, beta2, eps, c1, c2)
+
+
+def _contiguous(*arrays):
+    return all(a.flags.c_contiguous for a in arrays)

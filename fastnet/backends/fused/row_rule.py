@@ -1,0 +1,77 @@
+"""Whether, and into how many blocks, the fused backend splits a layer's rows over threads.
+
+:class:`RowSplit` decides once per backend whether the row-parallel kernels of
+:mod:`.rows` can run here (more than one core to run on, Numba's OpenMP threads, a
+SciPy BLAS of its own to hold to one thread, not turned off), and for each layer how
+many blocks of rows it gets (:meth:`RowSplit.parts`).
+"""
+
+import os
+
+import numpy
+
+from ...tuning import TUNING, available_cores
+from . import rows
+from .blas_threads import find_scipy_blas
+
+# FASTNET_ROW_PARALLEL=0 keeps every layer on the serial path (NumPy's BLAS, then
+# the kernels), e.g. to compare the two.
+ROW_PARALLEL_ENV = "FASTNET_ROW_PARALLEL"
+
+
+class RowSplit:
+    """The row-parallel decision of one FusedOps.
+
+    Attributes
+    ----------
+    off : str or None
+        None when layers big enough run row-parallel; otherwise why they do not.
+    threads : int
+        Blocks at most: Numba's thread count, capped by the cores this process may use.
+    scipy_blas : threadpoolctl controller or None
+        SciPy's BLAS, which the row kernels' products call, where they run.
+    """
+
+    def __init__(self, numba, jit):
+        self.threads = min(numba.get_num_threads(), available_cores())
+        self.scipy_blas = None
+        self.off = self._why_off(numba, jit)
+
+    def _why_off(self, numba, jit):
+        if os.environ.get(ROW_PARALLEL_ENV, "1").strip() == "0":
+            return f"turned off by {ROW_PARALLEL_ENV}=0"
+        if self.threads < 2:
+            return "one core or one Numba thread to run on"
+        # Numba picks its threading layer at the first parallel launch. Only OpenMP's
+        # is measured: its threads wait for the next launch by spinning a while, which
+        # is what makes a launch per layer cheap.
+        jit(rows.launch_probe, parallel=True)(numpy.zeros(2))
+        layer = numba.threading_layer()
+        if layer != "omp":
+            return f"Numba's threading layer is {layer!r}; the row-parallel kernels are measured with 'omp' only"
+        self.scipy_blas, reason = find_scipy_blas()
+        return reason
+
+    def description(self):
+        """One line for ``fastnet info`` and the benchmark report."""
+        if self.off is not None:
+            return f"serial ({self.off})"
+        return (f"row-parallel on {self.threads} Numba threads (from {TUNING.parallel_min_work:,} multiply-adds "
+                "a thread); SciPy's BLAS held to one thread while fused runs")
+
+    def parts(self, m, work, *arrays):
+        """Row blocks for a layer of m rows and ``work`` multiply-adds: 0 for the serial path.
+
+        One block per thread, fewer where blocks would be too small to pay for the
+        launch (``TUNING.parallel_min_work``). The kernels also need the ``arrays``
+        they will be given to be C-contiguous and of one dtype (the network's are).
+        """
+        if self.off is not None:
+            return 0
+        parts = min(self.threads, m, work // TUNING.parallel_min_work)
+        if parts < 2:
+            return 0
+        dtype = arrays[0].dtype if arrays else None
+        if all(a.flags.c_contiguous and a.dtype == dtype for a in arrays):
+            return parts
+        return 0

@@ -1,0 +1,266 @@
+"""The reference array layer: textbook primitives written against an array namespace ``xp``.
+
+``Ops`` is the plain version of every operation the network calls: ``X @ W.T + b``,
+the activation, the delta, one product per gradient, with no size rule and no
+machine probe. It is the oracle every backend is tested against, on the CPU and
+on the GPU, and the base that the numpy backend (:mod:`.numpy_ops`) and the GPU
+backend (:mod:`.cupy_ops`) speed up. The network, losses and optimisers only call
+these methods, so they never import an array library themselves.
+
+Shapes: a batch is rows, ``X`` is ``(m, n_in)``, ``W`` is ``(n_out, n_in)``,
+``b`` is ``(n_out,)``. Every primitive that produces an array writes into a
+caller-owned ``out`` (preallocated once per batch size) and returns it.
+"""
+
+import contextlib
+
+import numpy
+
+from ..maths import ACTIVATIONS
+
+# The whole-array form of each activation in fastnet.maths: (forward(xp, Z), grad(xp, H)),
+# grad from the stored H = f(Z). The softmax's forward is done row-wise in activate().
+VECTORISED = {
+    "identity": (lambda xp, Z: Z, lambda xp, H: xp.ones_like(H)),
+    "sigmoid": (lambda xp, Z: 1.0 / (1.0 + xp.exp(-Z)), lambda xp, H: H * (1.0 - H)),
+    "tanh": (lambda xp, Z: xp.tanh(Z), lambda xp, H: 1.0 - H * H),
+    "relu": (lambda xp, Z: xp.maximum(Z, 0.0), lambda xp, H: (H > 0).astype(H.dtype)),
+    "softmax": (None, None),
+}
+assert tuple(VECTORISED) == ACTIVATIONS, "every activation in fastnet.maths needs its vectorised form here"
+
+
+def check_activation(kind):
+    """Raise ValueError for a name that is not an activation."""
+    if kind not in VECTORISED:
+        raise ValueError(f"unknown activation {kind!r}; valid: {', '.join(ACTIVATIONS)}")
+
+
+class Ops:
+    """Textbook primitives of a multilayer perceptron, for any NumPy-like ``xp``.
+
+    Attributes
+    ----------
+    name : str
+        Backend name, as accepted by :func:`fastnet.get_backend` (``"reference"``
+        for this class itself, which the registry does not list).
+    xp : module
+        The array namespace (``numpy`` here, ``cupy`` in the GPU subclass).
+    on_host : bool
+        Whether arrays are NumPy arrays in host memory.
+    compiles_kernels : bool
+        Whether the first use of a layer compiles code (Numba, CUDA), which the
+        command line times apart from training.
+    """
+
+    name = "reference"
+    xp = numpy
+    on_host = True
+    compiles_kernels = False
+
+    # -- allocation and conversion ---------------------------------------
+    def alloc(self, shape, dtype):
+        """Return a zero-filled array of ``shape`` and ``dtype`` on this backend.
+
+        Raises
+        ------
+        BackendMemoryError
+            When the backend cannot allocate it (host RAM or GPU memory); the
+            message gives the shape and size asked for.
+        """
+        try:
+            return self.xp.zeros(shape, dtype=dtype)
+        except MemoryError as exc:  # numpy's _ArrayMemoryError and cupy's OutOfMemoryError
+            raise BackendMemoryError(self.name, shape, dtype, exc) from None
+
+    def asarray(self, a, dtype=None):
+        """Return ``a`` as a C-contiguous array on this backend (no copy when it already is)."""
+        return self.xp.ascontiguousarray(self.xp.asarray(a, dtype=dtype))
+
+    def to_numpy(self, a):
+        """Return ``a`` as a NumPy array (a device-to-host copy on the GPU)."""
+        return numpy.asarray(a)
+
+    def is_native(self, a):
+        """True when ``a`` already lives in this backend's memory."""
+        return isinstance(a, self.xp.ndarray)
+
+    def take_rows(self, A, index):
+        """Return the rows ``A[index]`` as a new contiguous array (mini-batches)."""
+        return A[self.asarray(index)]
+
+    def errstate(self):
+        """Context that silences overflow warnings where overflow is the intended result.
+
+        ``exp(-z)`` for very negative z overflows to inf, and 1 / (1 + inf) = 0 is
+        the exact sigmoid; NumPy would warn about it, CuPy never does.
+        """
+        return numpy.errstate(over="ignore")
+
+    def running(self):
+        """Context around a run of work (a fit, a forward pass) on this backend.
+
+        A backend that needs a library setting while it computes applies it on
+        entry and restores it on exit, so that nothing outlives the call. The
+        reference needs none.
+        """
+        return contextlib.nullcontext()
+
+    # -- layers: what the network calls ------------------------------------
+    def dense(self, X, W, b, kind, out):
+        """out = f(X @ W.T + b): one layer's forward pass."""
+        out[...] = X @ W.T + b
+        return self.activate(kind, out, out)
+
+    def dense_function(self, m, n_in, n_out, kind):
+        """Return ``f(X, W, b, out)``, the same as ``dense(X, W, b, kind, out)`` for m-row batches.
+
+        For callers that run one layer shape many times (the network keeps one per
+        layer and batch size), so that a backend can make its size-dependent
+        choices once.
+        """
+        check_activation(kind)
+        dense = self.dense
+        return lambda X, W, b, out: dense(X, W, b, kind, out)
+
+    def activate(self, kind, Z, out):
+        """out = f(Z) for the activation named ``kind``; out may alias Z."""
+        check_activation(kind)
+        xp = self.xp
+        if kind == "softmax":
+            # Shift each row by its maximum: exp then never overflows.
+            E = xp.exp(Z - Z.max(axis=1, keepdims=True))
+            out[...] = E / E.sum(axis=1, keepdims=True)
+            return out
+        with self.errstate():
+            out[...] = VECTORISED[kind][0](xp, Z)
+        return out
+
+    def activation_backward(self, kind, H, dH, out):
+        """out = dH * f'(z), with f'(z) computed from H = f(z); out may alias dH."""
+        check_activation(kind)
+        if kind == "softmax":  # the row's Jacobian-vector product
+            out[...] = H * (dH - (dH * H).sum(axis=1, keepdims=True))
+            return out
+        out[...] = dH * VECTORISED[kind][1](self.xp, H)
+        return out
+
+    def weight_grads(self, delta, H, dW, db):
+        """dW = delta.T @ H and db = delta summed over rows: one layer's parameter gradient."""
+        dW[...] = delta.T @ H  # (n_out, m) @ (m, n_in)
+        db[...] = delta.sum(axis=0)
+
+    def hidden_delta(self, delta, W, H, kind, out):
+        """out = (delta @ W) * f'(z), f' from the stored H = f(z): backprop through one layer."""
+        return self.activation_backward(kind, H, delta @ W, out)  # (m, n_out) @ (n_out, n_in)
+
+    def backward_step(self, delta, W, H, kind, dW, db, out):
+        """A layer above the first: its parameter gradient, then the delta one layer down.
+
+        ``weight_grads(delta, H, dW, db)`` followed by ``hidden_delta(delta, W, H,
+        kind, out)``; returns ``out``. One call, so that a backend can do both with
+        one pass over each block of rows (both read the same delta and H).
+        """
+        self.weight_grads(delta, H, dW, db)
+        return self.hidden_delta(delta, W, H, kind, out)
+
+    # -- losses ----------------------------------------------------------
+    def mse_cost(self, H, Y):
+        """Mean over rows of 1/2 ||y - h||^2, as a 0-d array on this backend."""
+        return 0.5 * self.xp.sum((H - Y) ** 2) / H.shape[0]
+
+    def mse_cost_and_delta(self, kind, H, Y, scale, out):
+        """:meth:`mse_cost` of H, Y, returned; (H - Y) * scale * f'(z) written into ``out``."""
+        cost = self.mse_cost(H, Y)
+        self.activation_backward(kind, H, (H - Y) * scale, out)
+        return cost
+
+    def cross_entropy_cost(self, H, Y, binary):
+        """Mean over rows of -sum y log h (binary: plus (1 - y) log(1 - h)).
+
+        Probabilities are clipped below at the dtype's smallest normal number, so
+        a saturated output gives a large finite cost, never inf or nan.
+        """
+        xp = self.xp
+        floor = numpy.finfo(H.dtype).tiny
+        total = -xp.sum(Y * xp.log(xp.maximum(H, floor)))
+        if binary:
+            total -= xp.sum((1.0 - Y) * xp.log(xp.maximum(1.0 - H, floor)))
+        return total / H.shape[0]
+
+    def cross_entropy_cost_and_delta(self, H, Y, binary, scale, out):
+        """:meth:`cross_entropy_cost` of H, Y, returned, and (H - Y) * scale written into ``out``.
+
+        After the softmax (or, ``binary``, the sigmoid) that the cross-entropy follows,
+        the loss's and the activation's derivatives cancel to H - Y.
+        """
+        cost = self.cross_entropy_cost(H, Y, binary)
+        out[...] = (H - Y) * scale
+        return cost
+
+    # -- parameters and updates (in place) -----------------------------------
+    def axpy(self, param, grad, step):
+        """param += step * grad, in place (the update of gradient descent)."""
+        param += step * grad
+        return param
+
+    def sum_of_squares(self, A):
+        """Sum of A's squared entries, a backend scalar (the L2 penalty's cost)."""
+        return self.xp.sum(A * A)
+
+    def copy_into(self, dst, src):
+        """dst[...] = src, in place (snapshots of the parameters)."""
+        dst[...] = src
+        return dst
+
+    def all_finite(self, arrays):
+        """True when no array holds NaN or Inf (one host sync)."""
+        xp = self.xp
+        return all(bool(xp.isfinite(a).all()) for a in arrays)
+
+    def momentum_update(self, param, grad, velocity, lr, mu):
+        """velocity = mu * velocity - lr * grad; param += velocity."""
+        velocity[...] = mu * velocity - lr * grad
+        param += velocity
+        return param
+
+    def adam_update(self, param, grad, m1, m2, lr, beta1, beta2, eps, c1, c2):
+        """Adam: m1, m2 = running moments of grad; param -= lr * (m1/c1) / (sqrt(m2/c2) + eps).
+
+        ``c1`` and ``c2`` are the bias corrections 1 - beta1**t and 1 - beta2**t.
+        """
+        m1[...] = beta1 * m1 + (1.0 - beta1) * grad
+        m2[...] = beta2 * m2 + (1.0 - beta2) * grad * grad
+        param -= lr * (m1 / c1) / (self.xp.sqrt(m2 / c2) + eps)
+        return param
+
+    def argmax(self, A):
+        """Index of the largest entry of each row."""
+        return self.xp.argmax(A, axis=1)
+
+
+class BackendMemoryError(MemoryError):
+    """An allocation failed on a backend; says what was asked for and what to try.
+
+    Attributes
+    ----------
+    backend : str
+    shape : tuple of int
+        The array that could not be allocated or, with ``batch=True``, the batch
+        being worked on when the array library ran out of memory for a temporary
+        of its own.
+    nbytes : int
+        The size of ``shape`` in bytes.
+    """
+
+    def __init__(self, backend, shape, dtype, cause=None, batch=False):
+        self.backend = backend
+        self.shape = tuple(int(n) for n in numpy.atleast_1d(shape))
+        self.nbytes = int(numpy.prod(self.shape, dtype=numpy.float64) * numpy.dtype(dtype).itemsize)
+        where = "GPU memory" if backend == "cupy" else "memory"
+        what = "while training on batches of shape" if batch else "could not allocate an array of shape"
+        super().__init__(
+            f"out of {where} on backend {backend!r}: {what} "
+            f"{self.shape} ({numpy.dtype(dtype).name}, {self.nbytes / 2**20:,.1f} MiB). "
+            f"Try a smaller batch_size, dtype='float32', or smaller layers. ({cause})"
+        )

@@ -1,0 +1,78 @@
+"""Every size threshold and machine probe of the CPU backends, in one place.
+
+Each rule picks between two ways of computing the same numbers; the tests check
+both sides against the reference. A value was measured on the 2-core AVX-512
+development VM and kept only where the same side also wins, or ties, with AVX2
+kernels (``OPENBLAS_CORETYPE=Haswell``), with more threads and with a busy
+neighbour: see ``docs/tuning.md``. ``python -m bench.tuning NAME`` times both
+sides of rule NAME on the machine it runs on; ``fastnet info`` prints the values.
+"""
+
+import dataclasses
+import os
+
+from .machine import numpy_blas_pool
+
+
+@dataclasses.dataclass(frozen=True)
+class Tuning:
+    """The thresholds of the numpy and fused backends (multiply-adds unless said otherwise)."""
+
+    #: numpy: a sigmoid of at most this many elements is one call of SciPy's expit, not
+    #: four in-place ufunc passes (per-call overhead dominates small arrays).
+    small_sigmoid: int = 4096
+    #: numpy: products of at most this many multiply-adds go to numpy.dot, not matmul,
+    #: whose generalised-ufunc dispatch costs ~1 us, a third of a one-sample layer.
+    small_product: int = 65_536
+    #: numpy: a softmax's row maximum is a loop over the columns (NumPy's reduction
+    #: along a short last axis pays per row) for at most this many columns ...
+    row_max_loop_columns: int = 16
+    #: ... and at least this many rows.
+    row_max_loop_rows: int = 128
+    #: numpy, fused: OpenBLAS's AVX-512 kernels multiply without packing up to this
+    #: many multiply-adds, so a weight gradient over a long batch is summed in chunks
+    #: of rows that fit, where the BLAS has that path (see blas_small_matrix_path) ...
+    blas_small_matrix: int = 1_000_000
+    #: ... and only when a chunk still has at least this many rows.
+    small_matrix_min_rows: int = 256
+    #: fused: a layer of at most this many multiply-adds is one compiled loop, not a
+    #: BLAS call plus a kernel (BLAS's call overhead dominates a handful of rows).
+    small_layer: int = 16_384
+    #: fused: a layer's rows are split over threads only when each thread gets at
+    #: least this many multiply-adds; below, one thread beats a parallel launch. It is
+    #: also half of OpenBLAS's own threading threshold, so a layer left serial never
+    #: wakes NumPy's BLAS threads while Numba's own are awake.
+    parallel_min_work: int = 65_536
+
+    def describe(self):
+        """Lines for ``fastnet info``: each value, then what the probes found here."""
+        lines = [f"{field.name} = {getattr(self, field.name):,}" for field in dataclasses.fields(self)]
+        lines.append(f"cores available = {available_cores()}")
+        pool = numpy_blas_pool()
+        lines.append("numpy's BLAS has the small-matrix path = "
+                     f"{bool(pool and blas_small_matrix_path(pool))}")
+        return lines
+
+
+TUNING = Tuning()
+
+# OpenBLAS kernel sets with a small-matrix path (no packing of the operands) for
+# products of at most 100**3 multiply-adds: the AVX-512 ones.
+SMALL_MATRIX_KERNELS = ("skylakex", "cooperlake", "sapphirerapids")
+
+
+def available_cores():
+    """Cores this process may run on (its affinity mask), not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def blas_small_matrix_path(pool):
+    """Whether threadpoolctl's ``pool`` (one BLAS library) is OpenBLAS with a small-matrix path.
+
+    Measured with SkylakeX kernels (OpenBLAS 0.3.31, 1 thread, float32): delta^T H
+    of 30 x 64 x 520 takes 15.6 us, of 30 x 64 x 530 31.7 us, just past the limit.
+    """
+    return pool.get("internal_api") == "openblas" and str(pool.get("architecture", "")).lower() in SMALL_MATRIX_KERNELS
