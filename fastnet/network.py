@@ -229,7 +229,8 @@ class Network:
             NumPy for NumPy input; the backend's array type for backend input.
         """
         Xb, was_1d, native = self._to_backend_inputs(X)
-        H = self._forward(Xb, self._workspace(Xb.shape[0]))
+        with self.ops.running():
+            H = self._forward(Xb, self._workspace(Xb.shape[0]))
         H = H[0] if was_1d else H
         if native or self.ops.on_host:
             return H.copy()  # H is a workspace buffer that the next call overwrites
@@ -258,7 +259,8 @@ class Network:
         alpha = check_alpha(alpha)
         Xb, _, _ = self._to_backend_inputs(X)
         Yb = self._to_backend_targets(Y, Xb.shape[0])
-        cost = self._backprop(Xb, Yb, alpha)
+        with self.ops.running():
+            cost = self._backprop(Xb, Yb, alpha)
         grads = [(self.ops.to_numpy(dW).copy(), self.ops.to_numpy(db).copy()) for dW, db in self._grads]
         return float(cost), grads
 
@@ -322,9 +324,10 @@ class Network:
         alpha = check_alpha(alpha)
         Xb, _, _ = self._to_backend_inputs(X)
         Yb = self._to_backend_targets(Y, Xb.shape[0])
-        return fit_network(self, Xb, Yb, epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer,
-                           callback=callback, checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume,
-                           alpha=alpha, shuffle=bool(shuffle))
+        with self.ops.running():  # a backend's library settings, undone when the fit ends
+            return fit_network(self, Xb, Yb, epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer,
+                               callback=callback, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                               resume=resume, alpha=alpha, shuffle=bool(shuffle))
 
     def reset_optimizer(self):
         """Forget the optimiser's state (momentum, Adam's moments), so the next ``fit`` starts it afresh."""
@@ -333,7 +336,8 @@ class Network:
     def predict(self, X):
         """Index of the largest output for each sample (class labels 0..n_out-1)."""
         Xb, was_1d, native = self._to_backend_inputs(X)
-        labels = self.ops.argmax(self._forward(Xb, self._workspace(Xb.shape[0])))
+        with self.ops.running():
+            labels = self.ops.argmax(self._forward(Xb, self._workspace(Xb.shape[0])))
         labels = labels if native else self.ops.to_numpy(labels)
         return labels[0] if was_1d else labels
 

@@ -1,7 +1,5 @@
-"""CUDA C++ sources of fastnet's fused GPU kernels.
+"""GPU kernels of the ``cupy`` backend, written with ``numba.cuda`` (shipped as ``fastnet.kernels``).
 
-Installed as the package ``fastnet.kernels`` (data files only); loaded and
-compiled lazily, at first use on a GPU, by :mod:`fastnet.backends.cuda_kernels`.
-Each source is written for a scalar type ``REAL`` that the loader defines as
-``float`` or ``double`` when it compiles it.
+They compile the scalar maths of :mod:`fastnet.maths` as device functions, so no
+activation or loss is written again for the GPU.
 """

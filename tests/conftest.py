@@ -42,11 +42,11 @@ def backend(request):
     return request.param
 
 
-@pytest.fixture(params=_backend_params([b for b in BACKENDS if b != "numpy"]))
-def other_backend(request):
-    """Every backend except the numpy reference, skipped with a reason where it cannot run."""
-    require_backend(request.param)
-    return request.param
+def reference_ops():
+    """The untuned textbook Ops, the oracle every backend is compared with."""
+    from fastnet.backends.reference import Ops
+
+    return Ops()
 
 
 @pytest.fixture(scope="session")

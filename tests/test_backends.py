@@ -36,7 +36,7 @@ def test_auto_falls_back_to_numpy_when_numba_is_missing(monkeypatch):
     from fastnet import backends
 
     monkeypatch.setattr(backends, "backend_status", lambda name: (name == "numpy", "not installed"))
-    assert backends._resolve_name("auto") == "numpy"
+    assert backends.resolve_name("auto") == "numpy"
 
 
 def test_environment_variable_sets_the_default(monkeypatch):

@@ -146,7 +146,9 @@ def test_info_lists_every_backend_gpu_and_versions(capsys):
     assert next(line for line in out.splitlines() if line.startswith("cpu: ")).count("logical cores") == 1
     if backend_status("fused")[0]:
         fused = next(line for line in out.splitlines() if line.startswith("fused layers: "))
-        assert "row-parallel on" in fused or "serial (" in fused
+        assert "row-parallel on up to" in fused
+    tuning = out.splitlines()[out.splitlines().index(next(l for l in out.splitlines() if l.startswith("tuning ")))+1:]
+    assert "  small_layer = 16,384" in tuning and any(line.startswith("  cores available = ") for line in tuning)
 
 
 def test_tutorial_command_prints_the_documented_result(capsys):

@@ -226,7 +226,7 @@ def test_messages_say_how_to_fix_the_problem(tmp_path, iris):
 
 
 def test_out_of_memory_advice_names_the_command_line_flags(monkeypatch, capsys):
-    from fastnet.backends.ops import BackendMemoryError
+    from fastnet.backends.reference import BackendMemoryError
 
     def no_memory(self, *args, **kwargs):
         raise BackendMemoryError("numpy", (1078, 64), "float64", batch=True)

@@ -1,4 +1,4 @@
-"""Every backend computes the numpy reference's numbers, to 1e-10 relative in float64.
+"""Every backend computes the reference Ops' numbers, to 1e-10 relative in float64.
 
 The python backend interprets its loops, so it sees a small slice of the data;
 the others see all of it.
@@ -9,7 +9,7 @@ import pytest
 
 import fastnet
 
-from .conftest import to_numpy
+from .conftest import reference_ops, to_numpy
 
 RTOL = 1e-10
 
@@ -27,8 +27,8 @@ def samples_for(backend, digits):
 
 
 def pair(backend, **kwargs):
-    """The same network (same seed, so the same weights) on numpy and on ``backend``."""
-    return fastnet.Network(backend="numpy", **kwargs), fastnet.Network(backend=backend, **kwargs)
+    """The same network (same seed, so the same weights) on the reference Ops and on ``backend``."""
+    return fastnet.Network(backend=reference_ops(), **kwargs), fastnet.Network(backend=backend, **kwargs)
 
 
 RECIPES = {
@@ -39,16 +39,16 @@ RECIPES = {
 
 
 @pytest.mark.parametrize("recipe", RECIPES)
-def test_forward_agrees_with_numpy(other_backend, digits, recipe):
-    ref, net = pair(other_backend, **RECIPES[recipe])
-    X, _ = samples_for(other_backend, digits)
+def test_forward_agrees_with_the_reference(backend, digits, recipe):
+    ref, net = pair(backend, **RECIPES[recipe])
+    X, _ = samples_for(backend, digits)
     assert_close(net.forward(X), ref.forward(X))
 
 
 @pytest.mark.parametrize("recipe", RECIPES)
-def test_backprop_agrees_with_numpy(other_backend, digits, recipe):
-    ref, net = pair(other_backend, **RECIPES[recipe])
-    X, Y = samples_for(other_backend, digits)
+def test_backprop_agrees_with_the_reference(backend, digits, recipe):
+    ref, net = pair(backend, **RECIPES[recipe])
+    X, Y = samples_for(backend, digits)
     cost_ref, grads_ref = ref.backprop(X, Y)
     cost, grads = net.backprop(X, Y)
     assert cost == pytest.approx(cost_ref, rel=RTOL)
@@ -57,9 +57,9 @@ def test_backprop_agrees_with_numpy(other_backend, digits, recipe):
         assert_close(db, db_ref)
 
 
-def test_fifty_training_iterations_agree_with_numpy(other_backend, digits):
-    ref, net = pair(other_backend, **RECIPES["tutorial"])
-    X, Y = samples_for(other_backend, digits)
+def test_fifty_training_iterations_agree_with_the_reference(backend, digits):
+    ref, net = pair(backend, **RECIPES["tutorial"])
+    X, Y = samples_for(backend, digits)
     history_ref = ref.fit(X, Y, epochs=50, lr=0.25)
     history = net.fit(X, Y, epochs=50, lr=0.25)
     np.testing.assert_allclose(history, history_ref, rtol=RTOL)
@@ -68,16 +68,16 @@ def test_fifty_training_iterations_agree_with_numpy(other_backend, digits):
     for b, b_ref in zip(net.biases, ref.biases):
         assert_close(b, b_ref)
     # training moved the weights, so this is not a comparison of two starting points
-    start = fastnet.Network(backend="numpy", **RECIPES["tutorial"])
+    start = fastnet.Network(backend=reference_ops(), **RECIPES["tutorial"])
     assert np.abs(to_numpy(net.weights[1]) - start.weights[1]).max() > 1e-2
     assert history[-1] < history[0]
 
 
-def test_minibatch_training_agrees_with_numpy(other_backend, digits):
+def test_minibatch_training_agrees_with_the_reference(backend, digits):
     kwargs = dict(RECIPES["softmax-ce"])
-    ref, net = pair(other_backend, **kwargs)
-    X, Y = samples_for(other_backend, digits)
-    batch = 4 if other_backend == "python" else 100
+    ref, net = pair(backend, **kwargs)
+    X, Y = samples_for(backend, digits)
+    batch = 4 if backend == "python" else 100
     history_ref = ref.fit(X, Y, epochs=3, lr=0.1, batch_size=batch)
     history = net.fit(X, Y, epochs=3, lr=0.1, batch_size=batch)
     np.testing.assert_allclose(history, history_ref, rtol=RTOL)
@@ -87,7 +87,7 @@ def test_minibatch_training_agrees_with_numpy(other_backend, digits):
 
 def test_float32_agrees_with_float64_reference_to_float32_precision(backend, digits):
     X, Y = samples_for(backend, digits)
-    ref = fastnet.Network(backend="numpy", **RECIPES["tutorial"])
+    ref = fastnet.Network(backend=reference_ops(), **RECIPES["tutorial"])
     net = fastnet.Network(backend=backend, dtype="float32", **RECIPES["tutorial"])
     ref.fit(X, Y, epochs=10, lr=0.25)
     net.fit(X, Y, epochs=10, lr=0.25)

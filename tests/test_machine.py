@@ -32,7 +32,7 @@ def test_cpu_description_names_the_cores_and_the_vector_width():
 
 
 def test_small_matrix_path_is_openblas_avx512_kernels_only():
-    from fastnet.machine import blas_small_matrix_path
+    from fastnet.tuning import blas_small_matrix_path
 
     assert blas_small_matrix_path({"internal_api": "openblas", "architecture": "SkylakeX"})
     assert blas_small_matrix_path({"internal_api": "openblas", "architecture": "SapphireRapids"})

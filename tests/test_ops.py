@@ -1,4 +1,8 @@
-"""Ops primitives against their mathematical definitions, including extreme inputs."""
+"""Ops primitives against their mathematical definitions, including extreme inputs.
+
+Every backend's, and the reference's own; the numpy backend's host-only helpers
+(row_max, row_sums, product, weight_product) on both sides of each size rule.
+"""
 
 import warnings
 
@@ -6,15 +10,40 @@ import numpy as np
 import pytest
 
 from fastnet.backends import get_backend
-from fastnet.backends.ops import ROW_MAX_LOOP_COLUMNS, ROW_MAX_LOOP_ROWS, SMALL_PRODUCT, SMALL_SIGMOID
+from fastnet.backends.numpy_ops import NumpyOps
+from fastnet.tuning import TUNING
 
-from .conftest import to_numpy
+from .conftest import reference_ops, require_backend, to_numpy
+
+SMALL_SIGMOID, SMALL_PRODUCT = TUNING.small_sigmoid, TUNING.small_product
+ROW_MAX_LOOP_COLUMNS, ROW_MAX_LOOP_ROWS = TUNING.row_max_loop_columns, TUNING.row_max_loop_rows
+
+
+@pytest.fixture(params=["numpy", "fused"])
+def host_tuned(request):
+    """The backends built on NumpyOps, whose host helpers the rules choose between."""
+    require_backend(request.param)
+    return get_backend(request.param)
+
+
+@pytest.fixture(params=["reference", "python", "numba", "numpy", "fused",
+                        pytest.param("cupy", marks=pytest.mark.gpu)])
+def backend(request):
+    """Each backend in turn and the reference itself, skipped with a reason where one cannot run."""
+    if request.param != "reference":
+        require_backend(request.param)
+    return request.param
+
+
+def ops_of(backend):
+    """The backend's Ops; "reference" is the untuned oracle, which these tests check too."""
+    return reference_ops() if backend == "reference" else get_backend(backend)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("n", [7, SMALL_SIGMOID + 1], ids=["small-array-path", "large-array-path"])
 def test_sigmoid_is_exact_and_quiet_for_huge_inputs(backend, dtype, n):
-    ops = get_backend(backend)
+    ops = ops_of(backend)
     z = np.linspace(-1e4, 1e4, n).reshape(1, -1)
     z[0, :5] = [-1e4, -50.0, 0.0, 50.0, 1e4]
     Z = ops.asarray(z, dtype)
@@ -34,7 +63,7 @@ def test_sigmoid_is_exact_and_quiet_for_huge_inputs(backend, dtype, n):
     ("identity", lambda z: z, lambda h: np.ones_like(h)),
 ])
 def test_activation_pairs_match_their_definitions(backend, kind, f, df):
-    ops = get_backend(backend)
+    ops = ops_of(backend)
     z = np.random.default_rng(0).normal(size=(5, 4))
     g = np.random.default_rng(1).normal(size=(5, 4))
     h = to_numpy(ops.activate(kind, ops.asarray(z), ops.alloc(z.shape, "float64")))
@@ -44,7 +73,7 @@ def test_activation_pairs_match_their_definitions(backend, kind, f, df):
 
 
 def test_softmax_rows_sum_to_one_for_huge_logits(backend):
-    ops = get_backend(backend)
+    ops = ops_of(backend)
     z = np.array([[1e4, 0.0, -1e4], [3.0, 3.0, 3.0]])
     h = to_numpy(ops.activate("softmax", ops.asarray(z), ops.alloc(z.shape, "float64")))
     np.testing.assert_allclose(h, [[1.0, 0.0, 0.0], [1 / 3, 1 / 3, 1 / 3]], atol=1e-15)
@@ -57,8 +86,8 @@ ROW_SHAPES = [(ROW_MAX_LOOP_ROWS, ROW_MAX_LOOP_COLUMNS), (1078, 10), (1078, ROW_
 
 
 @pytest.mark.parametrize("m,n", ROW_SHAPES)
-def test_row_max_and_row_sums_are_columns_of_each_rows_max_and_sum(backend, m, n):
-    ops = get_backend(backend)
+def test_row_max_and_row_sums_are_columns_of_each_rows_max_and_sum(host_tuned, m, n):
+    ops = host_tuned
     a = np.random.default_rng(m + n).normal(scale=100, size=(m, n))
     a[m // 2, n // 2] = np.nan
     a[m // 3, :] = -np.inf
@@ -74,7 +103,7 @@ def test_row_max_and_row_sums_are_columns_of_each_rows_max_and_sum(backend, m, n
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("m,n", ROW_SHAPES[:4])
 def test_softmax_of_a_batch_is_the_stable_softmax(backend, m, n, dtype):
-    ops = get_backend(backend)
+    ops = ops_of(backend)
     z = np.random.default_rng(n).normal(scale=300, size=(m, n))  # logits far past exp's range
     z = z.astype(dtype).astype(np.float64)  # the reference starts from the same rounded logits
     shifted = z - z.max(axis=1, keepdims=True)
@@ -88,7 +117,7 @@ def test_softmax_of_a_batch_is_the_stable_softmax(backend, m, n, dtype):
 
 
 def test_cross_entropy_of_a_saturated_wrong_output_is_large_but_finite(backend):
-    ops = get_backend(backend)
+    ops = ops_of(backend)
     H = ops.asarray(np.array([[1.0, 0.0]]))
     Y = ops.asarray(np.array([[0.0, 1.0]]))
     cost = float(ops.cross_entropy_cost(H, Y, binary=False))
@@ -103,7 +132,7 @@ def test_cross_entropy_of_a_saturated_wrong_output_is_large_but_finite(backend):
 @pytest.mark.parametrize("binary", [False, True], ids=["softmax", "sigmoid"])
 @pytest.mark.parametrize("targets", ["one-hot", "soft"])
 def test_cross_entropy_cost_and_delta_is_the_cost_and_the_delta(backend, binary, targets, dtype):
-    ops = get_backend(backend)
+    ops = ops_of(backend)
     rng = np.random.default_rng(5)
     H = rng.uniform(0.01, 1, size=(37, 10))
     H = H if binary else H / H.sum(axis=1, keepdims=True)
@@ -121,7 +150,7 @@ def test_cross_entropy_cost_and_delta_is_the_cost_and_the_delta(backend, binary,
 def test_a_nan_or_inf_output_makes_the_cross_entropy_cost_nan(backend, bad, where):
     # The divergence check reads the cost: a bad output must not vanish into it,
     # whether its target is 0 (no log needed there) or 1.
-    ops = get_backend(backend)
+    ops = ops_of(backend)
     H = np.full((3, 4), 0.25)
     Y = np.eye(4)[[0, 1, 2]]
     H[1, 1 if where == "target-1" else 3] = bad
@@ -135,7 +164,7 @@ def test_a_nan_or_inf_output_makes_the_cross_entropy_cost_nan(backend, bad, wher
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, None], ids=["nan", "inf", "-inf", "all-finite"])
 def test_all_finite_finds_one_bad_value_anywhere(backend, dtype, bad):
-    ops = get_backend(backend)
+    ops = ops_of(backend)
     for position in (0, 17, 999):  # first, middle, last: no lane or remainder is skipped
         a = np.random.default_rng(position).normal(size=1000) * 1e30
         if bad is not None:
@@ -150,7 +179,7 @@ def test_all_finite_finds_one_bad_value_anywhere(backend, dtype, bad):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("kind", ["sigmoid", "tanh", "identity"])
 def test_mse_cost_and_delta_is_the_cost_and_the_delta(backend, kind, dtype):
-    ops = get_backend(backend)
+    ops = ops_of(backend)
     rng = np.random.default_rng(4)
     H, Y = rng.random((37, 10)), rng.random((37, 10))
     out = ops.alloc(H.shape, dtype)
@@ -164,17 +193,17 @@ def test_mse_cost_and_delta_is_the_cost_and_the_delta(backend, kind, dtype):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("m", [1, 3, SMALL_PRODUCT // (64 * 30) + 1], ids=["one-row", "few-rows", "past-small-product"])
 @pytest.mark.parametrize("trans_a,trans_b", [(False, False), (False, True), (True, False)])
-def test_gemm_matches_float64_products_on_either_side_of_the_small_product_rule(backend, dtype, m, trans_a, trans_b):
-    # One side of SMALL_PRODUCT is numpy.dot, the other numpy.matmul (on the host):
-    # both must take transposed views as they are and write into out.
-    ops = get_backend(backend)
+def test_product_matches_float64_products_on_either_side_of_the_small_product_rule(host_tuned, dtype, m, trans_a, trans_b):
+    # One side of small_product is numpy.dot, the other numpy.matmul: both must take
+    # transposed views as they are and write into out.
+    ops = host_tuned
     rng = np.random.default_rng(m)
     a = rng.normal(size=(m, 64))
     b = rng.normal(size=(64, 30))
-    A = ops.asarray(np.ascontiguousarray(a.T) if trans_a else a, dtype)
-    B = ops.asarray(np.ascontiguousarray(b.T) if trans_b else b, dtype)
+    A = np.ascontiguousarray(a.T).astype(dtype).T if trans_a else a.astype(dtype)
+    B = np.ascontiguousarray(b.T).astype(dtype).T if trans_b else b.astype(dtype)
     out = ops.alloc((m, 30), dtype)
-    result = ops.gemm(A, B, out, trans_a=trans_a, trans_b=trans_b)
+    result = ops.product(A, B, out)
     assert result is out
     rtol = 1e-12 if dtype == "float64" else 1e-4
     np.testing.assert_allclose(to_numpy(out), a @ b, rtol=rtol, atol=rtol * 10)
@@ -182,9 +211,8 @@ def test_gemm_matches_float64_products_on_either_side_of_the_small_product_rule(
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("m,n_in,n_out", [(1, 3, 2), (1078, 30, 10), (1078, 64, 30)])
-def test_weight_product_is_delta_transposed_times_h_into_dw(backend, dtype, m, n_in, n_out):
-    # 1078 x 64 -> 30 is digits' first layer, where fused swaps the operands.
-    ops = get_backend(backend)
+def test_weight_product_is_delta_transposed_times_h_into_dw(host_tuned, dtype, m, n_in, n_out):
+    ops = host_tuned
     rng = np.random.default_rng(n_in)
     delta, h = rng.normal(size=(m, n_out)), rng.random((m, n_in))
     dW = ops.alloc((n_out, n_in), dtype)
@@ -198,9 +226,7 @@ def test_weight_product_is_delta_transposed_times_h_into_dw(backend, dtype, m, n
 @pytest.mark.parametrize("m", [520, 1078, 3001])
 def test_weight_product_in_small_matrix_chunks_is_the_same_product(small_matrix_path, m):
     """Either way of making delta^T H, forced on a fresh numpy Ops (one call, or 1-4 chunks of rows)."""
-    from fastnet.backends.ops import Ops
-
-    ops = Ops()
+    ops = NumpyOps()
     ops._blas_small_matrix_path = small_matrix_path
     rng = np.random.default_rng(m)
     delta, h = rng.normal(size=(m, 30)), rng.random((m, 64))
@@ -210,11 +236,11 @@ def test_weight_product_in_small_matrix_chunks_is_the_same_product(small_matrix_
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_sum_rows_writes_the_column_sums_into_out_for_any_batch_size(backend, dtype):
+def test_sum_rows_writes_the_column_sums_into_out_for_any_batch_size(host_tuned, dtype):
     # Twelve batch sizes, one row included: more than the host's cache of ones vectors
     # holds, so it is refilled on the way; out is a view into a larger buffer, as a
     # bias gradient is a view into the flat gradient buffer.
-    ops = get_backend(backend)
+    ops = host_tuned
     rng = np.random.default_rng(7)
     buffer = ops.alloc((40,), dtype)
     for m in [1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 1078]:
@@ -226,15 +252,13 @@ def test_sum_rows_writes_the_column_sums_into_out_for_any_batch_size(backend, dt
 
 
 @pytest.mark.parametrize("m", [1, 1078])
-def test_dense_and_affine_add_the_bias_to_every_row(backend, m):
-    ops = get_backend(backend)
+def test_dense_adds_the_bias_to_every_row(backend, m):
+    ops = ops_of(backend)
     rng = np.random.default_rng(2)
     X, W, b = rng.normal(size=(m, 64)), rng.normal(size=(30, 64)), rng.normal(size=30)
-    for layer in (lambda out: ops.dense(ops.asarray(X), ops.asarray(W), ops.asarray(b), "identity", out),
-                  lambda out: ops.affine(ops.asarray(X), ops.asarray(W), ops.asarray(b), out)):
-        out = ops.alloc((m, 30), "float64")
-        assert layer(out) is out
-        np.testing.assert_allclose(to_numpy(out), X @ W.T + b, rtol=1e-12, atol=1e-12)
+    out = ops.alloc((m, 30), "float64")
+    assert ops.dense(ops.asarray(X), ops.asarray(W), ops.asarray(b), "identity", out) is out
+    np.testing.assert_allclose(to_numpy(out), X @ W.T + b, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("kind", ["sigmoid", "tanh", "relu", "identity", "softmax"])
@@ -242,7 +266,7 @@ def test_dense_and_affine_add_the_bias_to_every_row(backend, m):
 def test_dense_function_gives_the_same_layer_as_dense(backend, kind, m, n_in, n_out):
     # The network runs each layer through dense_function's result, which may take a
     # shortcut for small sigmoid layers (numpy): it must agree with dense() bit for bit.
-    ops = get_backend(backend)
+    ops = ops_of(backend)
     if m > 4 and backend == "python":
         pytest.skip("the python backend's 1078-row layer takes seconds; its loops are the same at 4 rows")
     rng = np.random.default_rng(3)
@@ -253,15 +277,13 @@ def test_dense_function_gives_the_same_layer_as_dense(backend, kind, m, n_in, n_
     assert layer(X, W, b, out) is out
     np.testing.assert_array_equal(to_numpy(out), expected)
     assert np.abs(expected).sum() > 0
-    if backend == "numpy" and kind == "sigmoid" and m * n_in * n_out <= SMALL_PRODUCT:
+    if backend == "numpy" and kind == "sigmoid" and m * n_in * n_out <= SMALL_PRODUCT and m * n_out <= SMALL_SIGMOID:
         assert layer.__name__ == "small_sigmoid_layer"  # so the shortcut is what was checked
 
 
 def test_a_wide_weight_gradient_is_one_product_not_row_sized_chunks(monkeypatch):
     """784 x 1024 cannot fit the small-matrix limit with whole chunks of rows: one call."""
-    from fastnet.backends.ops import Ops
-
-    ops = Ops()
+    ops = NumpyOps()
     ops._blas_small_matrix_path = True
     calls = []
     real_dot = np.dot

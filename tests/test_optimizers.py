@@ -6,7 +6,7 @@ import pytest
 import fastnet
 from fastnet.optimizers import OPTIMIZERS
 
-from .conftest import to_numpy
+from .conftest import reference_ops, to_numpy
 from .test_cross_backend import assert_close
 
 SETTINGS = dict(layers=[6, 5, 3], output_activation="softmax", loss="cross_entropy", init="xavier", seed=3)
@@ -51,10 +51,10 @@ def test_momentum_and_adam_follow_their_update_rules_for_two_steps():
 
 
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
-def test_every_backend_takes_the_numpy_steps(other_backend, optimizer):
+def test_every_backend_takes_the_reference_steps(backend, optimizer):
     X, Y = small_problem()
-    ref = fastnet.Network(backend="numpy", **SETTINGS)
-    other = fastnet.Network(backend=other_backend, **SETTINGS)
+    ref = fastnet.Network(backend=reference_ops(), **SETTINGS)
+    other = fastnet.Network(backend=backend, **SETTINGS)
     kwargs = dict(epochs=5, lr=0.1, optimizer=optimizer, batch_size=8 if optimizer != "gd" else None)
     assert_close(other.fit(X, Y, **kwargs), ref.fit(X, Y, **kwargs))
     for a, b in zip(flat(*other.get_params()), flat(*ref.get_params())):

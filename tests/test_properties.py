@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import fastnet
 
-from .conftest import require_backend
+from .conftest import reference_ops, require_backend
 from .test_cross_backend import RTOL, assert_close
 from .test_gradcheck import numerical_gradient
 
@@ -65,13 +65,13 @@ def gradient_rtol(net, X):
     return min(RTOL + 8 * np.finfo(float).eps * amplification, 1e-6)
 
 
-@pytest.mark.parametrize("name", ["python", "numba"])
+@pytest.mark.parametrize("name", ["python", "numba", "numpy", "fused"])
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=networks())
-def test_loop_backends_agree_with_numpy_on_any_network(name, case):
+def test_every_cpu_backend_agrees_with_the_reference_on_any_network(name, case):
     require_backend(name)
     kwargs, X, Y = case
-    ref, other = fastnet.Network(backend="numpy", **kwargs), fastnet.Network(backend=name, **kwargs)
+    ref, other = fastnet.Network(backend=reference_ops(), **kwargs), fastnet.Network(backend=name, **kwargs)
     assert_close(other.forward(X), ref.forward(X))
     (c_ref, g_ref), (c_other, g_other) = ref.backprop(X, Y), other.backprop(X, Y)
     assert c_other == pytest.approx(c_ref, rel=1e-10, abs=1e-12)
@@ -108,7 +108,7 @@ def finite_difference_noise(net, X, Y, cost, step=1e-6):
 @given(case=networks(hidden=("sigmoid", "tanh", "identity")))  # relu's kink breaks finite differences
 def test_gradients_match_finite_differences_on_any_network(case):
     kwargs, X, Y = case
-    net = fastnet.Network(backend="numpy", **kwargs)
+    net = fastnet.Network(backend=reference_ops(), **kwargs)  # the oracle itself, checked by differences
     if kwargs["output_activation"] == "relu":
         for b in net.biases:
             b += 1.0  # keep pre-activations away from relu's kink

@@ -98,7 +98,8 @@ _FACTORIES = {
 AUTO_ORDER = ("cupy", "fused", "numpy")
 
 
-def _resolve_name(name):
+def resolve_name(name):
+    """The backend that ``name`` (or, for None, ``FASTNET_BACKEND``) stands for, without building it."""
     from_env = name is None
     if from_env:
         name = os.environ.get(ENV_VAR, "auto") or "auto"
@@ -139,7 +140,7 @@ def get_backend(name=None):
     """
     if isinstance(name, Ops):
         return name
-    resolved = _resolve_name(name)
+    resolved = resolve_name(name)
     if resolved in _instances:
         return _instances[resolved]
     if resolved in _failures:
@@ -159,7 +160,7 @@ def backend_status(name):
     For the CPU backends this imports their library (Numba) without building the
     backend; for ``cupy`` it builds it, since only a kernel run shows a GPU works.
     """
-    resolved = _resolve_name(name)
+    resolved = resolve_name(name)
     if resolved in _instances:
         return True, ""
     if resolved in _failures:
@@ -197,4 +198,5 @@ __all__ = [
     "available_backends",
     "backend_status",
     "get_backend",
+    "resolve_name",
 ]

@@ -63,7 +63,13 @@ class LoopOps(Ops):
 
     def dense_function(self, m, n_in, n_out, kind):
         check_activation(kind)
-        return self.kernel(loop_kernels.make_dense, kind)
+        kernel = self.kernel(loop_kernels.make_dense, kind)
+
+        def loop_layer(X, W, b, out):
+            kernel(X, W, b, out)
+            return out
+
+        return loop_layer
 
     def hidden_delta(self, delta, W, H, kind, out):
         check_activation(kind)

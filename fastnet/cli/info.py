@@ -3,8 +3,9 @@
 import importlib
 import platform
 
-from ..backends import BACKENDS, backend_status, get_backend
+from ..backends import BACKENDS, backend_status, resolve_name
 from ..machine import cpu_description, numpy_blas
+from ..tuning import TUNING, available_cores
 
 LIBRARIES = ("fastnet", "numpy", "scipy", "sklearn", "numba", "cupy", "tqdm", "matplotlib")
 
@@ -37,11 +38,20 @@ def run(_args):
     for name in BACKENDS:
         ok, reason = backend_status(name)
         print(f"  {name:7s} {'usable' if ok else 'unavailable: ' + reason}")
-    print(f"  auto    -> {get_backend('auto').name}")
+    print(f"  auto    -> {resolve_name('auto')}")
     print(f"cpu: {cpu_description()}")
     print(f"numpy's blas: {numpy_blas()}")
     if backend_status("fused")[0]:
-        print(f"fused layers: {get_backend('fused').row_parallel_description()}")
+        # Described, not built: building fused starts Numba's threads.
+        import numba
+
+        threads = min(numba.config.NUMBA_NUM_THREADS, available_cores())
+        print(f"fused layers: row-parallel on up to {threads} threads from "
+              f"{2 * TUNING.parallel_min_work:,} multiply-adds a layer, or serial where that cannot run "
+              "(decided when fused is first used)")
+    print("tuning (fastnet/tuning.py; `python -m bench.tuning NAME` times both sides of one rule):")
+    for line in TUNING.describe():
+        print(f"  {line}")
     print(f"gpu: {gpu_name()}")
     print(f"python: {platform.python_version()} ({platform.machine()})")
     for module in LIBRARIES:
