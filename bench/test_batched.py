@@ -14,7 +14,7 @@ import pytest
 
 from .conftest import PAIR_PAUSE_S, record
 from .test_training import LR, tutorial_net
-from .workloads import digits, large_data
+from .workloads import digits, large_data, reference_ops
 
 DIGITS = "digits 1078x64-30-10"
 PYTHON_ROWS = 54  # a twentieth of the digits batch for the interpreted loops
@@ -34,7 +34,7 @@ def _digits_batch(backend, dtype):
 def test_digits_batched_forward(benchmark, backend, dtype):
     X, _, full = _digits_batch(backend, dtype)
     net = tutorial_net(backend, dtype)
-    np.testing.assert_allclose(net.forward(X), tutorial_net("numpy", dtype).forward(X), rtol=_rtol(dtype))
+    np.testing.assert_allclose(net.forward(X), tutorial_net(reference_ops(), dtype).forward(X), rtol=_rtol(dtype))
     if backend == "python":
         benchmark.pedantic(net.forward, args=(X,), rounds=3)
     else:
@@ -44,7 +44,7 @@ def test_digits_batched_forward(benchmark, backend, dtype):
 
 def test_digits_training_step(benchmark, backend, dtype):
     X, Y, full = _digits_batch(backend, dtype)
-    net, reference = tutorial_net(backend, dtype), tutorial_net("numpy", dtype)
+    net, reference = tutorial_net(backend, dtype), tutorial_net(reference_ops(), dtype)
     np.testing.assert_allclose(net.fit(X, Y, epochs=2, lr=LR), reference.fit(X, Y, epochs=2, lr=LR), rtol=_rtol(dtype))
     if backend == "python":
         benchmark.pedantic(net.fit, args=(X, Y), kwargs=dict(epochs=1, lr=LR), rounds=3)
@@ -59,7 +59,7 @@ def test_large_batched_forward(benchmark, backend, dtype):
     layers, X, _ = large_data(dtype)
     net = tutorial_net(backend, dtype, layers)
     rows = slice(0, CHECK_ROWS)
-    reference = tutorial_net("numpy", dtype, layers).forward(X[rows])
+    reference = tutorial_net(reference_ops(), dtype, layers).forward(X[rows])
     np.testing.assert_allclose(net.forward(X[rows]), reference, rtol=_rtol(dtype), atol=_rtol(dtype))
 
     def pause():

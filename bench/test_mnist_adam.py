@@ -17,7 +17,7 @@ import fastnet
 
 from .conftest import PAIR_PAUSE_S, record
 from .test_training import PAIRED_ROUNDS, paired_backend
-from .workloads import MNIST_BATCH, MNIST_EPOCHS, MNIST_LR, MNIST_ROWS, QUICK, mnist_adam_net, mnist_shaped
+from .workloads import MNIST_BATCH, MNIST_EPOCHS, MNIST_LR, MNIST_ROWS, QUICK, mnist_adam_net, mnist_shaped, reference_ops
 
 WORKLOAD = f"784-100-10 Adam, batches of {MNIST_BATCH}, {MNIST_EPOCHS} epochs on {MNIST_ROWS} rows"
 ROUNDS = 1 if QUICK else 3
@@ -41,8 +41,8 @@ def assert_close_weights(weights, reference, dtype):
 
 
 def numpy_reference(X, Y, dtype):
-    """fastnet's numpy backend after one epoch in the rows' order, and its starting weights."""
-    net = mnist_adam_net("numpy", dtype)
+    """fastnet's reference Ops after one epoch in the rows' order, and its starting weights."""
+    net = mnist_adam_net(reference_ops(), dtype)
     start = net.get_params()
     fit(net, X, Y, epochs=1, shuffle=False)
     return start, net.get_params()[0]

@@ -10,7 +10,7 @@ from fastnet.backends import backend_status
 
 from .conftest import PAIR_PAUSE_S, record
 from .peers import numpy_train
-from .workloads import DIGITS_ITERATIONS, PYTHON_ITERATIONS, QUICK, digits, large_data
+from .workloads import DIGITS_ITERATIONS, PYTHON_ITERATIONS, QUICK, digits, large_data, reference_ops
 
 LR = 0.25
 
@@ -20,8 +20,8 @@ def tutorial_net(backend, dtype, layers=(64, 30, 10)):
 
 
 def assert_same_training(net, X, Y, dtype, iterations=3):
-    """Train ``net`` and a numpy reference a few iterations from the same start; compare."""
-    reference = tutorial_net("numpy", dtype, net.layers)
+    """Train ``net`` and the reference Ops a few iterations from the same start; compare."""
+    reference = tutorial_net(reference_ops(), dtype, net.layers)
     rows = slice(0, 16) if net.backend == "python" else slice(None)
     a = net.fit(X[rows], Y[rows], epochs=iterations, lr=LR)
     b = reference.fit(X[rows], Y[rows], epochs=iterations, lr=LR)
@@ -42,7 +42,7 @@ def test_large_training_step(benchmark, backend, dtype):
         pytest.skip("interpreted loops would take hours per step on the large case")
     layers, X, Y = large_data(dtype)
     net = tutorial_net(backend, dtype, layers)
-    reference = tutorial_net("numpy", dtype, layers)
+    reference = tutorial_net(reference_ops(), dtype, layers)
     rows = slice(0, 256)
     np.testing.assert_allclose(net.backprop(X[rows], Y[rows])[0], reference.backprop(X[rows], Y[rows])[0],
                                rtol=1e-10 if dtype == "float64" else 1e-4)

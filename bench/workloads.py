@@ -22,6 +22,13 @@ PYTHON_ITERATIONS = 1 if QUICK else 3
 LARGE = (2000, [784, 256, 256, 10]) if QUICK else (60000, [784, 1024, 1024, 10])
 
 
+def reference_ops():
+    """The untuned reference Ops, which every benchmark checks its backend against before timing it."""
+    from fastnet.backends.reference import Ops
+
+    return Ops()
+
+
 def forward_network(shape, backend):
     """A network of ``shape`` with the tutorial's 3-3-1 weights where they apply, else seeded."""
     net = fastnet.Network(FORWARD_SHAPES[shape], backend=backend, seed=0)
