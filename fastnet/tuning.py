@@ -20,7 +20,7 @@ class Tuning:
 
     #: numpy: a sigmoid of at most this many elements is one call of SciPy's expit, not
     #: four in-place ufunc passes (per-call overhead dominates small arrays).
-    small_sigmoid: int = 4096
+    small_sigmoid: int = 1024
     #: numpy: products of at most this many multiply-adds go to numpy.dot, not matmul,
     #: whose generalised-ufunc dispatch costs ~1 us, a third of a one-sample layer.
     small_product: int = 65_536
@@ -35,9 +35,6 @@ class Tuning:
     blas_small_matrix: int = 1_000_000
     #: ... and only when a chunk still has at least this many rows.
     small_matrix_min_rows: int = 256
-    #: fused: a layer of at most this many multiply-adds is one compiled loop, not a
-    #: BLAS call plus a kernel (BLAS's call overhead dominates a handful of rows).
-    small_layer: int = 16_384
     #: fused: a layer's rows are split over threads only when each thread gets at
     #: least this many multiply-adds; below, one thread beats a parallel launch. It is
     #: also half of OpenBLAS's own threading threshold, so a layer left serial never

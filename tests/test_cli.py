@@ -13,6 +13,7 @@ import fastnet
 from fastnet.backends import backend_status
 from fastnet.cli import main
 from fastnet.cli.progress import ProgressBar
+from fastnet.tuning import TUNING
 
 
 def fastnet_cmd(*argv, **kwargs):
@@ -148,7 +149,7 @@ def test_info_lists_every_backend_gpu_and_versions(capsys):
         fused = next(line for line in out.splitlines() if line.startswith("fused layers: "))
         assert "row-parallel on up to" in fused
     tuning = out.splitlines()[out.splitlines().index(next(l for l in out.splitlines() if l.startswith("tuning ")))+1:]
-    assert "  small_layer = 16,384" in tuning and any(line.startswith("  cores available = ") for line in tuning)
+    assert f"  small_sigmoid = {TUNING.small_sigmoid:,}" in tuning and any(line.startswith("  cores available = ") for line in tuning)
 
 
 def test_tutorial_command_prints_the_documented_result(capsys):

@@ -2,8 +2,8 @@
 
 The vectorised exp is checked to the ulp over its whole range; each fused layer
 step (bias + activation, derivative, cost and delta, bias gradient) is checked
-against the reference's textbook composition, on the compiled-loop path for tiny
-layers, the BLAS + kernel path and the row-parallel path, in float64 and float32.
+against the reference's textbook composition, on the BLAS + kernel path and the
+row-parallel path, in float64 and float32.
 """
 
 import warnings
@@ -99,9 +99,9 @@ def _layer(m, n_in, n_out, dtype, scale=1.0, seed=0):
     return X, W, b
 
 
-# A one-row layer is the compiled loop, 300 rows the row-parallel kernels (where they
-# run) and, with 30 rows, BLAS then the bias + activation kernel.
-SHAPES = [pytest.param(1, 100, 100, id="one-row-compiled-loop"), pytest.param(30, 64, 30, id="blas-then-kernel"),
+# One and 30 rows are BLAS then the bias + activation kernel, 300 rows the row-parallel
+# kernels (where they run).
+SHAPES = [pytest.param(1, 100, 100, id="one-row"), pytest.param(30, 64, 30, id="blas-then-kernel"),
           pytest.param(300, 64, 30, id="row-parallel")]
 
 

@@ -5,8 +5,6 @@ four ufunc passes per sigmoid, three more per derivative, a strided reduction fo
 each bias gradient, a temporary per parameter update. :class:`FusedOps` keeps the
 numpy backend as it is and overrides those hot spots, each behind one condition:
 
-* a layer of at most ``TUNING.small_layer`` multiply-adds is one compiled loop (the
-  numba backend's), since BLAS's call overhead dominates a handful of rows;
 * a layer big enough to split (:mod:`.row_rule`) runs row-parallel (:mod:`.rows`);
 * otherwise NumPy's product, then one kernel of :mod:`.kernels` for the bias and
   activation, the derivative, or the loss's cost and delta.
@@ -121,10 +119,22 @@ class FusedOps(NumpyOps):
     def dense_function(self, m, n_in, n_out, kind):
         check_activation(kind)
         work = m * n_in * n_out
-        parts = self._parts(kind, m, work) if work > TUNING.small_layer else 0
-        if not parts:
-            return super().dense_function(m, n_in, n_out, kind)
+        parts = self._parts(kind, m, work)
         dense = self.dense
+        if not parts:
+            # dense()'s serial case with its choices made once: a one-sample layer is a
+            # few microseconds, and each Python-level check costs a tenth of one.
+            product = numpy.dot if work <= TUNING.small_product else numpy.matmul
+            bias_activation = {dtype: self.kernel(kernels.make_bias_activation, dtype, kind) for dtype in self.activations}
+
+            def blas_then_kernel(X, W, b, out):
+                if X.dtype != out.dtype:
+                    return dense(X, W, b, kind, out)
+                product(X, W.T, out=out)
+                bias_activation[out.dtype](out, b, out)
+                return out
+
+            return blas_then_kernel
 
         def row_parallel_layer(X, W, b, out):
             # dense()'s row-parallel case with its checks made once: only X comes from
@@ -138,10 +148,7 @@ class FusedOps(NumpyOps):
 
     def dense(self, X, W, b, kind, out):
         check_activation(kind)
-        work = X.shape[0] * W.size
-        if work <= TUNING.small_layer:
-            return self.loops.dense(X, W, b, kind, out)
-        if parts := self._parts(kind, X.shape[0], work, X, W, b, out):
+        if parts := self._parts(kind, X.shape[0], X.shape[0] * W.size, X, W, b, out):
             self.kernel(rows.make_dense_rows, out.dtype, kind)(X, W, b, out, parts)
             return out
         self.product(X, W.T, out)
