@@ -19,6 +19,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
+from .backends import backend_status
 from .convergence import NoImprovementRule
 from .encoding import one_hot
 from .initializers import INITIALIZERS, initialize
@@ -576,10 +577,18 @@ FastNetRegressor.__doc__ = _fill(
     attributes=_fill(_ATTRIBUTES_DOC, score="R²"))
 
 
-def load_estimator(path, backend="numpy"):
+def load_estimator(path, backend=None):
     """Read an estimator written by ``FastNetClassifier.save`` or ``FastNetRegressor.save``.
 
     Returns a fitted estimator whose ``predict`` gives what the saved one gave.
+
+    Parameters
+    ----------
+    path : str or path-like
+    backend : str, optional
+        Where the network runs. By default the estimator's own ``backend`` setting, so
+        that on the same machine the numbers are the saved estimator's to the last bit;
+        ``"auto"`` where that backend cannot run here (a model trained on a GPU).
 
     Raises
     ------
@@ -591,15 +600,18 @@ def load_estimator(path, backend="numpy"):
     classes = {"FastNetClassifier": FastNetClassifier, "FastNetRegressor": FastNetRegressor}
     if kind not in classes:
         raise ModelFileError(f"{path!r} holds a bare network, not an estimator: load it with fastnet.load")
-    net = network_from_archive(path, meta, arrays, backend)
     try:
         params = dict(meta["params"])
+        if backend is None:
+            saved = params.get("backend") or "auto"
+            backend = saved if isinstance(saved, str) and backend_status(saved)[0] else "auto"
+        net = network_from_archive(path, meta, arrays, backend)
         sizes = params["hidden_layer_sizes"]
         params["hidden_layer_sizes"] = tuple(sizes) if isinstance(sizes, list) else sizes  # JSON has no tuples
         if params.get("n_iter_no_change", 0) is None:
             params["n_iter_no_change"] = np.inf
         est = classes[kind](**params)
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:  # ValueError: a backend name no fastnet knows
         raise ModelFileError(f"{path!r} has unreadable estimator settings ({exc})") from None
     est.network_, est.n_features_in_ = net, net.layers[0]
     est.loss_curve_, est.n_iter_ = list(arrays.get("loss_curve", np.zeros(0)).tolist()), int(meta.get("n_iter", 0))

@@ -129,3 +129,15 @@ def test_predict_with_the_wrong_number_of_features_names_both():
     clf = FastNetClassifier(max_iter=2, random_state=0).fit(np.ones((4, 3)), [0, 1, 0, 1])
     with pytest.raises(ValueError, match="X has 5 features.*expecting 3"):
         clf.predict(np.ones((2, 5)))
+
+
+def test_a_loaded_estimator_runs_on_the_backend_it_was_fitted_with(tmp_path):
+    X = np.random.default_rng(1).normal(size=(30, 3))
+    y = (X[:, 0] > 0).astype(int)
+    for backend in ("numpy", "python"):
+        clf = FastNetClassifier(hidden_layer_sizes=(4,), max_iter=3, backend=backend, random_state=0).fit(X, y)
+        clf.save(tmp_path / f"{backend}.npz")
+        again = fastnet.load_estimator(tmp_path / f"{backend}.npz")
+        assert again.network_.backend == backend
+        np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+    assert fastnet.load_estimator(tmp_path / "python.npz", backend="numpy").network_.backend == "numpy"
