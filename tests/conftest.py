@@ -12,6 +12,10 @@ from hypothesis import settings
 
 from fastnet.backends import BACKENDS, backend_status
 
+# The simulated GPU tests need NUMBA_ENABLE_CUDASIM=1 from the start of their process;
+# tests/test_gpu_simulator.py runs them so.
+collect_ignore = [] if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1" else ["simulated_gpu"]
+
 # Property tests draw the same examples on every run ("derandomize"), so CI cannot
 # fail on a draw nobody has seen before. To hunt for new counterexamples, run
 # with HYPOTHESIS_PROFILE=explore (fresh random draws each run).

@@ -17,7 +17,8 @@ ENV_VAR = "FASTNET_BACKEND"
 
 _INSTALL_HINT = {
     "numba": 'install it with: pip install "fastnet[numba]"',
-    "cupy": 'install it with: pip install "fastnet[gpu]" (CuPy for CUDA 12: cupy-cuda12x; CUDA 13: cupy-cuda13x)',
+    "cupy": 'install it with: pip install "fastnet[gpu]" (CuPy for CUDA 12 and numba-cuda; on CUDA 13 drivers: '
+            'pip install cupy-cuda13x "numba-cuda[cu13]")',
 }
 
 _instances = {}
@@ -63,6 +64,16 @@ def _make_fused():
 
 
 def _make_cupy():
+    from .cupy_ops import CupyOps, simulated
+
+    if simulated():  # Numba's CUDA simulator: the GPU kernels on the CPU, on NumPy arrays
+        try:
+            return CupyOps(simulate=True)
+        except ImportError as exc:
+            raise BackendUnavailableError(
+                f"backend 'cupy' on the CUDA simulator needs numba-cuda, which is not installed ({exc}); "
+                'install it with: pip install "fastnet[test]"'
+            ) from exc
     try:
         import cupy
     except ImportError as exc:
@@ -80,9 +91,12 @@ def _make_cupy():
             f"backend 'cupy' needs an NVIDIA GPU, and CuPy found none usable ({type(exc).__name__}: {exc}); "
             "check `nvidia-smi`, or choose the fused or numpy backend"
         ) from exc
-    from .cupy_ops import CupyOps
-
-    return CupyOps()
+    try:
+        return CupyOps()
+    except ImportError as exc:
+        raise BackendUnavailableError(
+            f"backend 'cupy' runs its kernels with numba-cuda, which is not installed ({exc}); {_INSTALL_HINT['cupy']}"
+        ) from exc
 
 
 _FACTORIES = {
@@ -107,11 +121,20 @@ def resolve_name(name):
         raise ValueError(f"backend must be a name, got {name!r}; valid: auto, {', '.join(BACKENDS)}")
     name = name.strip().lower()
     if name == "auto":
-        return next(n for n in AUTO_ORDER if n == "numpy" or backend_status(n)[0])
+        return next(n for n in AUTO_ORDER if n == "numpy" or (backend_status(n)[0] and not _simulated(n)))
     if name not in _FACTORIES:
         where = f" (from the environment variable {ENV_VAR})" if from_env else ""
         raise ValueError(f"unknown backend {name!r}{where}; valid: auto, {', '.join(BACKENDS)}")
     return name
+
+
+def _simulated(name):
+    """Whether ``name`` would run on Numba's CUDA simulator here (never auto's choice: it is slow)."""
+    if name != "cupy":
+        return False
+    from .cupy_ops import simulated
+
+    return simulated()
 
 
 def get_backend(name=None):

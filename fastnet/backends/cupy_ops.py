@@ -1,24 +1,171 @@
-"""Backend ``cupy``: the reference ``Ops`` on an NVIDIA GPU, with ``xp = cupy``."""
+"""Backend ``cupy``: the reference ``Ops`` on an NVIDIA GPU, its elementwise steps as fused kernels.
+
+The matrix products are CuPy's (cuBLAS). Everything between them, which the reference
+writes as several array expressions (a sigmoid is four launches), is one
+``numba.cuda`` kernel from :mod:`kernels.layers`, built on the scalar maths of
+:mod:`fastnet.maths`: bias + activation, the derivative, the loss's cost and delta,
+the bias gradient, the parameter updates. A digits step is then 5 products and 8
+kernels, with no host synchronisation inside it.
+
+With ``NUMBA_ENABLE_CUDASIM=1`` the same kernels run on Numba's CUDA simulator, on the
+CPU, with NumPy arrays standing in for device arrays: how CI checks them without a GPU.
+``fastnet info`` says so, and ``backend="auto"`` never picks the simulator.
+"""
 
 import contextlib
+import os
 
-from .reference import Ops
+import numpy
+
+from .reference import Ops, check_activation
+
+SIMULATOR_ENV = "NUMBA_ENABLE_CUDASIM"
+
+_LOSS_OF = {False: "cross_entropy", True: "binary_cross_entropy"}
+
+
+def simulated():
+    """Whether numba.cuda runs on its CPU simulator in this process (NUMBA_ENABLE_CUDASIM=1)."""
+    return os.environ.get(SIMULATOR_ENV, "0").strip() == "1"
+
+
+def gpu_kernels():
+    """The module of GPU kernel factories: ``fastnet.kernels`` installed, ``kernels`` in a checkout."""
+    try:
+        from ..kernels import layers  # installed: kernels/ ships as fastnet.kernels
+    except ImportError:  # a plain checkout on PYTHONPATH, where kernels/ sits beside fastnet/
+        from kernels import layers
+    return layers
 
 
 class CupyOps(Ops):
-    """The reference's textbook primitives on CuPy arrays in GPU memory."""
+    """The reference's primitives on device arrays, with fused ``numba.cuda`` kernels between the products.
+
+    Parameters
+    ----------
+    simulate : bool
+        Run the kernels on Numba's CUDA simulator, with NumPy arrays (needs
+        ``NUMBA_ENABLE_CUDASIM=1`` before numba.cuda is first imported).
+    """
 
     name = "cupy"
     compiles_kernels = True  # on first use: the command line times that apart from training
     on_host = False
 
-    def __init__(self):
-        import cupy  # imported here: ``import fastnet`` must not import cupy
+    def __init__(self, simulate=False):
+        self.simulated = simulate
+        if simulate:
+            self.xp = numpy
+            self.on_host = True  # NumPy arrays stand in for device arrays
+            self.block, self.tile = 32, 4  # a Python thread per CUDA thread: small blocks
+        else:
+            import cupy  # imported here: ``import fastnet`` must not import cupy
 
-        self.xp = cupy
+            self.xp = cupy
+            self.block = self.tile = None
+        self.layers = gpu_kernels()  # imports numba.cuda: only here, never at ``import fastnet``
+        self.block = self.block or self.layers.BLOCK
+        self.tile = self.tile or self.layers.TILE
+        self.activations, self.losses = self.layers.device_tables()
+        self.axpy_kernel, self.momentum_kernel, self.adam_kernel = self.layers.make_updates()
+        self._built = {}
 
     def errstate(self):
-        return contextlib.nullcontext()  # CuPy never warns about overflow
+        return contextlib.nullcontext() if not self.simulated else super().errstate()
 
     def to_numpy(self, a):
-        return self.xp.asnumpy(a)
+        return numpy.asarray(a) if self.simulated else self.xp.asnumpy(a)
+
+    def description(self):
+        """One line for ``fastnet info``."""
+        if self.simulated:
+            return f"simulated on the CPU by Numba's CUDA simulator ({SIMULATOR_ENV}=1); auto never picks it"
+        return "CuPy arrays, cuBLAS products, numba.cuda kernels between them"
+
+    # -- kernels, built on first use ---------------------------------------------
+    def kernel(self, name, dtype, *names):
+        key = (name, numpy.dtype(dtype), names)
+        built = self._built.get(key)
+        if built is None:
+            built = self._built[key] = self._build(name, numpy.dtype(dtype), names)
+        return built
+
+    def _build(self, name, dtype, names):
+        layers = self.layers
+        if name == "bias_activation":
+            return layers.make_bias_activation(self.activations[names[0]])
+        if name == "activation_backward":
+            return layers.make_activation_backward(self.activations[names[0]])
+        if name == "cost_and_delta":
+            return layers.make_cost_and_delta(self.losses[names[0]], self.activations[names[1]], dtype, block=self.block)
+        if name == "column_sums":
+            return layers.make_column_sums(dtype, block=self.block)
+        raise KeyError(name)
+
+    def _blocks(self, n):
+        return self.layers.blocks_for(n, self.block)
+
+    # -- layers ------------------------------------------------------------------
+    def dense(self, X, W, b, kind, out):
+        check_activation(kind)
+        self.xp.matmul(X, W.T, out=out)
+        kernel = self.kernel("bias_activation", out.dtype, kind)
+        m, n = out.shape
+        if self.activations[kind].rowwise:
+            kernel[self._blocks(m), self.block](out, b, out)
+        else:
+            tile = self.tile
+            kernel[(-(-m // tile), -(-n // tile)), (tile, tile)](out, b, out)
+        return out
+
+    def hidden_delta(self, delta, W, H, kind, out):
+        check_activation(kind)
+        if self.activations[kind].rowwise or not (H.flags.c_contiguous and out.flags.c_contiguous):
+            return super().hidden_delta(delta, W, H, kind, out)
+        self.xp.matmul(delta, W, out=out)
+        flat = out.reshape(-1)
+        self.kernel("activation_backward", out.dtype, kind)[self._blocks(flat.size), self.block](
+            H.reshape(-1), flat, flat)
+        return out
+
+    def weight_grads(self, delta, H, dW, db):
+        self.xp.matmul(delta.T, H, out=dW)
+        self.kernel("column_sums", delta.dtype)[delta.shape[1], self.block](delta, db)
+
+    # -- losses --------------------------------------------------------------------
+    def mse_cost_and_delta(self, kind, H, Y, scale, out):
+        check_activation(kind)
+        if self.activations[kind].rowwise:
+            return super().mse_cost_and_delta(kind, H, Y, scale, out)
+        return self._cost_and_delta("mse", kind, H, Y, scale, out)
+
+    def cross_entropy_cost_and_delta(self, H, Y, binary, scale, out):
+        return self._cost_and_delta(_LOSS_OF[bool(binary)], "identity", H, Y, scale, out)
+
+    def _cost_and_delta(self, loss, kind, H, Y, scale, out):
+        """The kernel's per-block costs, summed on the device: the cost stays a device scalar."""
+        t = H.dtype.type
+        n = H.size
+        partial = self.xp.empty(self._blocks(n), H.dtype)
+        kernel = self.kernel("cost_and_delta", H.dtype, loss, kind)
+        kernel[self._blocks(n), self.block](H.reshape(-1), Y.reshape(-1), t(scale), t(numpy.finfo(H.dtype).tiny),
+                                             out.reshape(-1), partial)
+        return partial.sum() / H.shape[0]
+
+    # -- updates ---------------------------------------------------------------------
+    def axpy(self, param, grad, step):
+        flat = param.reshape(-1)
+        self.axpy_kernel[self._blocks(flat.size), self.block](flat, grad.reshape(-1), param.dtype.type(step))
+        return param
+
+    def momentum_update(self, param, grad, velocity, lr, mu):
+        t, flat = param.dtype.type, param.reshape(-1)
+        self.momentum_kernel[self._blocks(flat.size), self.block](flat, grad.reshape(-1), velocity.reshape(-1),
+                                                                  t(lr), t(mu))
+        return param
+
+    def adam_update(self, param, grad, m1, m2, lr, beta1, beta2, eps, c1, c2):
+        t, flat = param.dtype.type, param.reshape(-1)
+        self.adam_kernel[self._blocks(flat.size), self.block](flat, grad.reshape(-1), m1.reshape(-1), m2.reshape(-1),
+                                                              t(lr), t(beta1), t(beta2), t(eps), t(c1), t(c2))
+        return param

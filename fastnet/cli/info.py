@@ -7,7 +7,7 @@ from ..backends import BACKENDS, backend_status, resolve_name
 from ..machine import cpu_description, numpy_blas
 from ..tuning import TUNING, available_cores
 
-LIBRARIES = ("fastnet", "numpy", "scipy", "sklearn", "numba", "cupy", "tqdm", "matplotlib")
+LIBRARIES = ("fastnet", "numpy", "scipy", "sklearn", "numba", "numba_cuda", "cupy", "tqdm", "matplotlib")
 
 
 def add_parser(sub):
@@ -16,6 +16,10 @@ def add_parser(sub):
 
 def gpu_name():
     """The first CUDA device's name, or a reason there is none."""
+    from ..backends.cupy_ops import SIMULATOR_ENV, simulated
+
+    if simulated():
+        return f"none: Numba's CUDA simulator stands in ({SIMULATOR_ENV}=1)"
     ok, reason = backend_status("cupy")
     if not ok:
         return f"none ({reason})"
@@ -24,6 +28,15 @@ def gpu_name():
     props = cupy.cuda.runtime.getDeviceProperties(0)
     name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
     return f"{name}, {props['totalGlobalMem'] / 2**30:.0f} GiB, CUDA runtime {cupy.cuda.runtime.runtimeGetVersion()}"
+
+
+def _note(name):
+    """What to know about a usable backend, for its line."""
+    from ..backends.cupy_ops import SIMULATOR_ENV, simulated
+
+    if name == "cupy" and simulated():
+        return f" (simulated on the CPU by Numba's CUDA simulator, {SIMULATOR_ENV}=1; auto never picks it)"
+    return ""
 
 
 def version(module):
@@ -37,7 +50,7 @@ def run(_args):
     print("backends:")
     for name in BACKENDS:
         ok, reason = backend_status(name)
-        print(f"  {name:7s} {'usable' if ok else 'unavailable: ' + reason}")
+        print(f"  {name:7s} {'usable' if ok else 'unavailable: ' + reason}{_note(name) if ok else ''}")
     print(f"  auto    -> {resolve_name('auto')}")
     print(f"cpu: {cpu_description()}")
     print(f"numpy's blas: {numpy_blas()}")

@@ -1,0 +1,256 @@
+"""``python -m bench.gpu --out DIR``: the one prepared run on a GPU machine, written to DIR/gpu.json.
+
+Section by section, each written to the file as soon as it is done (so a run cut off
+by its time limit still leaves what it measured), each one's failure recorded in its
+own section without stopping the others:
+
+1. ``machine``: versions and the device's properties;
+2. ``kernels``: every GPU kernel against the reference Ops, both dtypes, odd sizes;
+3. ``training``: the cupy backend's weights after 3 and 50 digits iterations against
+   the reference's, both dtypes;
+4. ``digits``: 3000 full-batch iterations (tutorial recipe) for fastnet cupy, PyTorch
+   eager and PyTorch with a CUDA graph, float32 and float64, rounds interleaved;
+5. ``large_step``: one step of 60000 x 784-1024-1024-10 against its matrix products alone;
+6. ``gpu_tests``: the test suite's ``gpu`` tests, last.
+
+Without a usable GPU it writes ``{"skipped": reason}`` and exits 0. Run it from a
+checkout with ``PYTHONPATH=$PWD`` (nothing to install on the device machine).
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import traceback
+
+import numpy as np
+
+ROUNDS = 3
+
+
+def why_no_gpu():
+    """None when the cupy backend runs on a real GPU here; otherwise why not."""
+    from fastnet.backends import backend_status
+    from fastnet.backends.cupy_ops import SIMULATOR_ENV, simulated
+
+    if simulated():
+        return f"{SIMULATOR_ENV}=1: the CUDA simulator is not a GPU"
+    ok, reason = backend_status("cupy")
+    return None if ok else reason
+
+
+def machine():
+    import cupy
+    import numba
+
+    props = cupy.cuda.runtime.getDeviceProperties(0)
+    name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+    info = {"python": platform.python_version(), "numpy": np.__version__, "cupy": cupy.__version__,
+            "numba": numba.__version__, "device": name, "memory_gib": props["totalGlobalMem"] / 2**30,
+            "multiprocessors": props["multiProcessorCount"],
+            "compute_capability": f"{props['major']}.{props['minor']}",
+            "cuda_runtime": cupy.cuda.runtime.runtimeGetVersion(), "driver": cupy.cuda.runtime.driverGetVersion()}
+    for module in ("numba_cuda", "torch"):
+        try:
+            info[module] = __import__(module).__version__
+        except ImportError:
+            info[module] = "not installed"
+    return info
+
+
+def relative_error(got, want):
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    return float(np.max(np.abs(got - want)) / (np.max(np.abs(want)) or 1.0))
+
+
+def kernels():
+    """Each layer step of the cupy backend against the reference, on odd sizes, both dtypes."""
+    from fastnet.backends import get_backend
+    from fastnet.backends.reference import Ops
+
+    gpu, ref = get_backend("cupy"), Ops()
+    results = {}
+    rng = np.random.default_rng(0)
+    for dtype in ("float64", "float32"):
+        m, n_in, n_out = 1077, 63, 29  # no size a multiple of a block
+        X, W, b = (rng.normal(size=s).astype(dtype) for s in ((m, n_in), (n_out, n_in), (n_out,)))
+        H, Y = rng.random((m, n_out)).astype(dtype), rng.random((m, n_out)).astype(dtype)
+        for kind in ("sigmoid", "tanh", "relu", "identity", "softmax"):
+            out = gpu.alloc((m, n_out), dtype)
+            gpu.dense(gpu.asarray(X), gpu.asarray(W), gpu.asarray(b), kind, out)
+            results[f"dense {kind} {dtype}"] = relative_error(gpu.to_numpy(out), ref.dense(X, W, b, kind, np.empty((m, n_out), dtype)))
+            if kind != "softmax":
+                delta = rng.normal(size=(m, 7)).astype(dtype)
+                W2 = rng.normal(size=(7, n_out)).astype(dtype)
+                got = gpu.hidden_delta(gpu.asarray(delta), gpu.asarray(W2), gpu.asarray(H), kind, gpu.alloc((m, n_out), dtype))
+                want = ref.hidden_delta(delta, W2, H, kind, np.empty((m, n_out), dtype))
+                results[f"hidden_delta {kind} {dtype}"] = relative_error(gpu.to_numpy(got), want)
+        dW, db = gpu.alloc((n_out, n_in), dtype), gpu.alloc((n_out,), dtype)
+        gpu.weight_grads(gpu.asarray(Y), gpu.asarray(X), dW, db)
+        want_dW, want_db = np.empty((n_out, n_in), dtype), np.empty(n_out, dtype)
+        ref.weight_grads(Y, X, want_dW, want_db)
+        results[f"weight_grads dW {dtype}"] = relative_error(gpu.to_numpy(dW), want_dW)
+        results[f"weight_grads db {dtype}"] = relative_error(gpu.to_numpy(db), want_db)
+        for kind in ("sigmoid", "identity"):
+            out = gpu.alloc((m, n_out), dtype)
+            cost = gpu.mse_cost_and_delta(kind, gpu.asarray(H), gpu.asarray(Y), 1 / m, out)
+            want = np.empty((m, n_out), dtype)
+            want_cost = ref.mse_cost_and_delta(kind, H, Y, 1 / m, want)
+            results[f"mse delta {kind} {dtype}"] = relative_error(gpu.to_numpy(out), want)
+            results[f"mse cost {kind} {dtype}"] = relative_error(float(cost), float(want_cost))
+    return {"relative_errors": results, "worst": max(results.values())}
+
+
+def tutorial_nets(backend, dtype):
+    import fastnet
+
+    return fastnet.Network([64, 30, 10], backend=backend, dtype=dtype, seed=0)
+
+
+def training():
+    """Weights after 3 and 50 full-batch iterations, cupy against the reference Ops."""
+    import fastnet
+    from fastnet.backends.reference import Ops
+
+    data = fastnet.datasets.load_digits()
+    Y = fastnet.one_hot(data.y_train, 10)
+    results = {}
+    for dtype in ("float64", "float32"):
+        for iterations in (3, 50):
+            gpu, ref = tutorial_nets("cupy", dtype), tutorial_nets(Ops(), dtype)
+            gpu.fit(data.X_train, Y, epochs=iterations, lr=0.25)
+            ref.fit(data.X_train, Y, epochs=iterations, lr=0.25)
+            results[f"{iterations} iterations {dtype}"] = max(
+                relative_error(a, b) for a, b in zip(gpu.weights + gpu.biases, ref.weights + ref.biases))
+    return {"weights_relative_error": results}
+
+
+def digits(rounds=ROUNDS, iterations=3000):
+    """Wall seconds of 3000 iterations, host included: fastnet cupy, PyTorch eager, PyTorch with a CUDA graph."""
+    import cupy
+
+    import fastnet
+
+    from .peers import torch_trainer
+
+    data = fastnet.datasets.load_digits()
+    Y = fastnet.one_hot(data.y_train, 10)
+    results = {}
+    for dtype in ("float32", "float64"):
+        X, Yd = data.X_train.astype(dtype), Y.astype(dtype)
+        net = tutorial_nets("cupy", dtype)
+        start_w, start_b = net.get_params()
+        runners = {"fastnet cupy": lambda: net.fit(X, Yd, epochs=iterations, lr=0.25)}
+        try:
+            eager = torch_trainer(X, Yd, start_w, start_b, 0.25, device="cuda")
+            graph = torch_trainer(X, Yd, start_w, start_b, 0.25, device="cuda-graph")
+            runners["torch eager"] = lambda: eager(iterations)
+            runners["torch cuda graph"] = lambda: graph(iterations)
+        except ImportError:
+            pass
+        for run in runners.values():
+            run()  # warm-up: kernels compiled, graphs captured
+        times = {name: [] for name in runners}
+        for _ in range(rounds):
+            for name, run in runners.items():
+                cupy.cuda.runtime.deviceSynchronize()
+                t0 = time.perf_counter()
+                run()
+                cupy.cuda.runtime.deviceSynchronize()
+                times[name].append(time.perf_counter() - t0)
+        best = {name: min(t) for name, t in times.items()}
+        results[dtype] = {"seconds": times, "best": best,
+                          "ratios": {f"{name} / fastnet cupy": best[name] / best["fastnet cupy"] for name in best}}
+    return results
+
+
+def large_step():
+    """One full-batch step of 60000 x 784-1024-1024-10 against the same step's matrix products alone."""
+    import cupy
+
+    import fastnet
+
+    rng = np.random.default_rng(0)
+    layers, m = [784, 1024, 1024, 10], 60000
+    results = {}
+    for dtype in ("float32", "float64"):
+        X = cupy.asarray(rng.normal(size=(m, layers[0])).astype(dtype))
+        Y = cupy.asarray(fastnet.one_hot(rng.integers(0, 10, m), 10).astype(dtype))
+        net = fastnet.Network(layers, backend="cupy", dtype=dtype, seed=0)
+        net.fit(X, Y, epochs=1, lr=0.1)
+        cupy.cuda.runtime.deviceSynchronize()
+        t0 = time.perf_counter()
+        net.fit(X, Y, epochs=3, lr=0.1)
+        cupy.cuda.runtime.deviceSynchronize()
+        step = (time.perf_counter() - t0) / 3
+        Ws = [cupy.asarray(w) for w in net.weights]
+        hs = [X] + [cupy.empty((m, n), dtype) for n in layers[1:]]
+
+        def products():
+            for l, W in enumerate(Ws):  # forward, then per layer the weight gradient and the delta below
+                cupy.matmul(hs[l], W.T, out=hs[l + 1])
+            for l in range(len(Ws) - 1, -1, -1):
+                cupy.matmul(hs[l + 1].T, hs[l])
+                if l:
+                    cupy.matmul(hs[l + 1], Ws[l])
+
+        products()
+        cupy.cuda.runtime.deviceSynchronize()
+        t0 = time.perf_counter()
+        for _ in range(3):
+            products()
+        cupy.cuda.runtime.deviceSynchronize()
+        gemms = (time.perf_counter() - t0) / 3
+        results[dtype] = {"step_s": step, "gemms_s": gemms, "step_over_gemms": step / gemms}
+    return results
+
+
+def gpu_tests():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:cacheprovider", "tests"],
+                          cwd=root, capture_output=True, text=True)
+    return {"returncode": proc.returncode, "tail": proc.stdout[-3000:]}
+
+
+SECTIONS = {"machine": machine, "kernels": kernels, "training": training, "digits": digits,
+            "large_step": large_step, "gpu_tests": gpu_tests}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench.gpu", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, help="folder for gpu.json")
+    parser.add_argument("--sections", nargs="*", choices=list(SECTIONS), help="default: all, in order")
+    args = parser.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, "gpu.json")
+    report = {}
+
+    def write():
+        with open(path + ".tmp", "w") as fh:
+            json.dump(report, fh, indent=1)
+        os.replace(path + ".tmp", path)
+
+    reason = why_no_gpu()
+    if reason is not None:
+        report["skipped"] = reason
+        write()
+        print(f"bench.gpu: skipped: {reason}")
+        return 0
+    for name in args.sections or SECTIONS:
+        t0 = time.perf_counter()
+        try:
+            report[name] = SECTIONS[name]()
+        except Exception as exc:  # record and go on: the other sections still measure
+            report[name] = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-2000:]}
+        report[name + "_seconds"] = time.perf_counter() - t0
+        write()
+        print(f"bench.gpu: {name} done in {report[name + '_seconds']:.1f} s", flush=True)
+    print(f"bench.gpu: wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
