@@ -51,6 +51,9 @@ def main(argv=None):
         report.goals(benchmarks),
         "",
     ])
+    gpu = report.gpu_section(os.path.join(args.out, "gpu.json"))  # written by python -m bench.gpu --out DIR
+    if gpu is not None:
+        text += "\n### On the GPU (python -m bench.gpu)\n\n" + gpu + "\n"
     with open(os.path.join(args.out, "report.md"), "w") as fh:
         fh.write(text)
     print()

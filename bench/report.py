@@ -272,3 +272,47 @@ def torch_blas(config=None):
     blas = re.search(r"BLAS_INFO=(\w+)", config)
     capability = re.search(r"CPU capability usage: (\w+)", config)
     return (blas.group(1) if blas else "unknown") + (f", CPU capability {capability.group(1)}" if capability else "")
+
+
+def gpu_section(path):
+    """Markdown for a ``python -m bench.gpu`` result file, or None when there is none.
+
+    A skipped run (no GPU answered) says so in one line; a measured one gives the
+    digits times and ratios, the large step against its GEMMs, and the worst
+    validation errors.
+    """
+    import json
+    import os
+
+    if not os.path.exists(path):
+        return None
+    with open(path) as fh:
+        gpu = json.load(fh)
+    if "skipped" in gpu:
+        return f"GPU run skipped: {gpu['skipped']}"
+    lines = []
+    device = gpu.get("machine", {})
+    if "device" in device:
+        lines.append(f"- device: {device['device']}, CuPy {device.get('cupy')}, numba-cuda {device.get('numba_cuda')}, "
+                     f"torch {device.get('torch')}")
+    for section in ("kernels", "training"):
+        part = gpu.get(section, {})
+        if "error" in part:
+            lines.append(f"- {section}: failed ({part['error']})")
+    if "worst" in gpu.get("kernels", {}):
+        lines.append(f"- kernels: worst relative error against the reference {gpu['kernels']['worst']:.1e}")
+    for name, err in gpu.get("training", {}).get("weights_relative_error", {}).items():
+        lines.append(f"- training, {name}: weights within {err:.1e} of the reference")
+    digits = gpu.get("digits", {})
+    if digits and "error" not in digits:
+        lines += ["", "| digits, 3000 iterations | " + " | ".join(next(iter(digits.values()))["best"]) + " |",
+                  "|---|" + "---|" * len(next(iter(digits.values()))["best"])]
+        for dtype, d in digits.items():
+            lines.append(f"| {dtype} | " + " | ".join(f"{t * 1e3:.1f} ms" for t in d["best"].values()) + " |")
+    elif "error" in digits:
+        lines.append(f"- digits: failed ({digits['error']})")
+    for dtype, d in gpu.get("large_step", {}).items():
+        if isinstance(d, dict) and "step_s" in d:
+            lines.append(f"- one step of 60000 x 784-1024-1024-10, {dtype}: {d['step_s'] * 1e3:.1f} ms, "
+                         f"{d['step_over_gemms']:.2f}x its GEMMs alone")
+    return "\n".join(lines)

@@ -1,0 +1,53 @@
+"""``python -m bench.gpu`` where no GPU answers: a skipped report, exit status 0; and the report's GPU rows."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_bench_gpu(out, **env):
+    return subprocess.run([sys.executable, "-m", "bench.gpu", "--out", str(out)], cwd=ROOT,
+                          env=dict(os.environ, **env), capture_output=True, text=True)
+
+
+def test_without_a_gpu_the_device_run_writes_why_and_exits_0(tmp_path):
+    from fastnet.backends import backend_status
+
+    if backend_status("cupy")[0]:
+        pytest.skip("a GPU answers here: bench.gpu measures instead of skipping")
+    proc = run_bench_gpu(tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "gpu.json").read_text())
+    assert list(report) == ["skipped"] and "cupy" in report["skipped"]
+    assert "skipped" in proc.stdout
+
+
+def test_the_cuda_simulator_is_not_taken_for_a_gpu(tmp_path):
+    proc = run_bench_gpu(tmp_path, NUMBA_ENABLE_CUDASIM="1")
+    assert proc.returncode == 0, proc.stderr
+    assert "simulator is not a GPU" in json.loads((tmp_path / "gpu.json").read_text())["skipped"]
+
+
+def test_the_report_shows_a_gpu_run_s_figures(tmp_path):
+    sys.path.insert(0, ROOT)
+    from bench.report import gpu_section
+
+    assert gpu_section(str(tmp_path / "none.json")) is None
+    path = tmp_path / "gpu.json"
+    path.write_text(json.dumps({"skipped": "no GPU here"}))
+    assert gpu_section(str(path)) == "GPU run skipped: no GPU here"
+    path.write_text(json.dumps({
+        "machine": {"device": "NVIDIA H200", "cupy": "14.2.0", "numba_cuda": "0.30.4", "torch": "2.11"},
+        "kernels": {"relative_errors": {"a": 1e-15}, "worst": 3e-15},
+        "training": {"weights_relative_error": {"50 iterations float64": 2e-14}},
+        "digits": {"float32": {"best": {"fastnet cupy": 0.05, "torch eager": 0.4}}},
+        "large_step": {"float32": {"step_s": 0.012, "gemms_s": 0.010, "step_over_gemms": 1.2}},
+    }))
+    text = gpu_section(str(path))
+    assert "NVIDIA H200" in text and "3.0e-15" in text and "| float32 | 50.0 ms | 400.0 ms |" in text
+    assert "1.20x its GEMMs alone" in text and "50 iterations float64: weights within 2.0e-14" in text
