@@ -105,6 +105,19 @@ class CupyOps(Ops):
     def _blocks(self, n):
         return self.layers.blocks_for(n, self.block)
 
+    def launch(self, kernel, grid, block, *args):
+        """kernel[grid, block](*args), CuPy arrays passed as Numba views that do not synchronise.
+
+        By default Numba waits for a CuPy array's stream before a launch: a host sync
+        per kernel. Both libraries launch on the default stream here, so the order of
+        the work is kept without it.
+        """
+        if not self.simulated:
+            cuda = self.layers.cuda
+            args = [cuda.from_cuda_array_interface(a.__cuda_array_interface__, owner=a, sync=False)
+                    if hasattr(a, "__cuda_array_interface__") else a for a in args]
+        kernel[grid, block](*args)
+
     # -- layers ------------------------------------------------------------------
     def dense(self, X, W, b, kind, out):
         check_activation(kind)
@@ -112,10 +125,10 @@ class CupyOps(Ops):
         kernel = self.kernel("bias_activation", out.dtype, kind)
         m, n = out.shape
         if self.activations[kind].rowwise:
-            kernel[self._blocks(m), self.block](out, b, out)
+            self.launch(kernel, self._blocks(m), self.block, out, b, out)
         else:
             tile = self.tile
-            kernel[(-(-m // tile), -(-n // tile)), (tile, tile)](out, b, out)
+            self.launch(kernel, (-(-m // tile), -(-n // tile)), (tile, tile), out, b, out)
         return out
 
     def hidden_delta(self, delta, W, H, kind, out):
@@ -124,13 +137,13 @@ class CupyOps(Ops):
             return super().hidden_delta(delta, W, H, kind, out)
         self.xp.matmul(delta, W, out=out)
         flat = out.reshape(-1)
-        self.kernel("activation_backward", out.dtype, kind)[self._blocks(flat.size), self.block](
-            H.reshape(-1), flat, flat)
+        self.launch(self.kernel("activation_backward", out.dtype, kind), self._blocks(flat.size), self.block,
+                    H.reshape(-1), flat, flat)
         return out
 
     def weight_grads(self, delta, H, dW, db):
         self.xp.matmul(delta.T, H, out=dW)
-        self.kernel("column_sums", delta.dtype)[delta.shape[1], self.block](delta, db)
+        self.launch(self.kernel("column_sums", delta.dtype), delta.shape[1], self.block, delta, db)
 
     # -- losses --------------------------------------------------------------------
     def mse_cost_and_delta(self, kind, H, Y, scale, out):
@@ -148,24 +161,24 @@ class CupyOps(Ops):
         n = H.size
         partial = self.xp.empty(self._blocks(n), H.dtype)
         kernel = self.kernel("cost_and_delta", H.dtype, loss, kind)
-        kernel[self._blocks(n), self.block](H.reshape(-1), Y.reshape(-1), t(scale), t(numpy.finfo(H.dtype).tiny),
-                                             out.reshape(-1), partial)
+        self.launch(kernel, self._blocks(n), self.block, H.reshape(-1), Y.reshape(-1), t(scale),
+                    t(numpy.finfo(H.dtype).tiny), out.reshape(-1), partial)
         return partial.sum() / H.shape[0]
 
     # -- updates ---------------------------------------------------------------------
     def axpy(self, param, grad, step):
         flat = param.reshape(-1)
-        self.axpy_kernel[self._blocks(flat.size), self.block](flat, grad.reshape(-1), param.dtype.type(step))
+        self.launch(self.axpy_kernel, self._blocks(flat.size), self.block, flat, grad.reshape(-1), param.dtype.type(step))
         return param
 
     def momentum_update(self, param, grad, velocity, lr, mu):
         t, flat = param.dtype.type, param.reshape(-1)
-        self.momentum_kernel[self._blocks(flat.size), self.block](flat, grad.reshape(-1), velocity.reshape(-1),
-                                                                  t(lr), t(mu))
+        self.launch(self.momentum_kernel, self._blocks(flat.size), self.block, flat, grad.reshape(-1),
+                    velocity.reshape(-1), t(lr), t(mu))
         return param
 
     def adam_update(self, param, grad, m1, m2, lr, beta1, beta2, eps, c1, c2):
         t, flat = param.dtype.type, param.reshape(-1)
-        self.adam_kernel[self._blocks(flat.size), self.block](flat, grad.reshape(-1), m1.reshape(-1), m2.reshape(-1),
-                                                              t(lr), t(beta1), t(beta2), t(eps), t(c1), t(c2))
+        self.launch(self.adam_kernel, self._blocks(flat.size), self.block, flat, grad.reshape(-1), m1.reshape(-1),
+                    m2.reshape(-1), t(lr), t(beta1), t(beta2), t(eps), t(c1), t(c2))
         return param
