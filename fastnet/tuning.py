@@ -16,34 +16,39 @@ from .machine import numpy_blas_pool
 
 @dataclasses.dataclass(frozen=True)
 class Tuning:
-    """The thresholds of the numpy and fused backends (multiply-adds unless said otherwise)."""
+    """The thresholds of the numpy and fused backends (multiply-adds unless said otherwise).
+
+    Each field's metadata names the ``python -m bench.tuning`` rule that times both
+    sides of it; ``fastnet info`` prints the value beside that command.
+    """
 
     #: numpy: a sigmoid of at most this many elements is one call of SciPy's expit, not
     #: four in-place ufunc passes (per-call overhead dominates small arrays).
-    small_sigmoid: int = 1024
+    small_sigmoid: int = dataclasses.field(default=1024, metadata={"bench": "small_sigmoid"})
     #: numpy: products of at most this many multiply-adds go to numpy.dot, not matmul,
     #: whose generalised-ufunc dispatch costs ~1 us, a third of a one-sample layer.
-    small_product: int = 65_536
+    small_product: int = dataclasses.field(default=65_536, metadata={"bench": "small_product"})
     #: numpy: a softmax's row maximum is a loop over the columns (NumPy's reduction
     #: along a short last axis pays per row) for at most this many columns ...
-    row_max_loop_columns: int = 16
+    row_max_loop_columns: int = dataclasses.field(default=16, metadata={"bench": "row_max_loop"})
     #: ... and at least this many rows.
-    row_max_loop_rows: int = 128
+    row_max_loop_rows: int = dataclasses.field(default=128, metadata={"bench": "row_max_loop"})
     #: numpy, fused: OpenBLAS's AVX-512 kernels multiply without packing up to this
     #: many multiply-adds, so a weight gradient over a long batch is summed in chunks
     #: of rows that fit, where the BLAS has that path (see blas_small_matrix_path) ...
-    blas_small_matrix: int = 1_000_000
+    blas_small_matrix: int = dataclasses.field(default=1_000_000, metadata={"bench": "blas_small_matrix"})
     #: ... and only when a chunk still has at least this many rows.
-    small_matrix_min_rows: int = 256
+    small_matrix_min_rows: int = dataclasses.field(default=256, metadata={"bench": "blas_small_matrix"})
     #: fused: a layer's rows are split over threads only when each thread gets at
     #: least this many multiply-adds; below, one thread beats a parallel launch. It is
     #: also half of OpenBLAS's own threading threshold, so a layer left serial never
     #: wakes NumPy's BLAS threads while Numba's own are awake.
-    parallel_min_work: int = 65_536
+    parallel_min_work: int = dataclasses.field(default=65_536, metadata={"bench": "parallel_min_work"})
 
     def describe(self):
         """Lines for ``fastnet info``: each value, then what the probes found here."""
-        lines = [f"{field.name} = {getattr(self, field.name):,}" for field in dataclasses.fields(self)]
+        lines = [f"{field.name} = {getattr(self, field.name):,}  (python -m bench.tuning {field.metadata['bench']})"
+                 for field in dataclasses.fields(self)]
         lines.append(f"cores available = {available_cores()}")
         pool = numpy_blas_pool()
         lines.append("numpy's BLAS has the small-matrix path = "

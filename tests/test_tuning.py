@@ -1,0 +1,35 @@
+"""fastnet.tuning: every value names the bench rule that measures it, and that rule checks both sides agree."""
+
+import dataclasses
+import os
+import subprocess
+import sys
+
+from fastnet.tuning import TUNING, available_cores
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_every_value_names_a_rule_of_bench_tuning():
+    sys.path.insert(0, ROOT)
+    from bench.tuning import RULES
+
+    names = [field.metadata.get("bench") for field in dataclasses.fields(TUNING)]
+    assert names and all(name in RULES for name in names), names
+
+
+def test_bench_tuning_checks_both_sides_of_a_rule_then_times_them():
+    proc = subprocess.run([sys.executable, "-m", "bench.tuning", "small_product", "row_max_loop", "--repeats", "1"],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line for line in proc.stdout.splitlines() if line.startswith(("small_product ", "row_max_loop"))]
+    assert len(rows) == 12 and all(line.split()[-2] in ("below", "above") for line in rows)
+
+
+def test_cores_available_follow_the_affinity_mask():
+    assert 1 <= available_cores() <= (os.cpu_count() or 1)
+    if hasattr(os, "sched_getaffinity"):
+        code = "from fastnet.tuning import available_cores; print(available_cores())"
+        one_core = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", code], capture_output=True, text=True)
+        if one_core.returncode == 0:  # taskset exists here
+            assert one_core.stdout.strip() == "1"
