@@ -18,7 +18,7 @@ import contextlib
 import numpy
 
 from ... import maths
-from ...tuning import TUNING
+from ...tuning import TUNING, blas_small_matrix_path
 from ..loop_ops import numba_jit
 from ..numpy_ops import NumpyOps
 from ..reference import check_activation
@@ -51,7 +51,6 @@ class FusedOps(NumpyOps):
 
         from .. import get_backend
 
-        self.numba = numba
         self.jit = numba_jit(numba, fastmath=FASTMATH)
         self.loops = get_backend("numba")
         # One activation table per dtype, each built on that dtype's vectorising exp.
@@ -73,7 +72,8 @@ class FusedOps(NumpyOps):
 
     # -- compiled kernels, built on first use --------------------------------------
     def kernel(self, factory, dtype, *names):
-        """``factory`` of :mod:`.kernels` for this dtype and the named activation (or loss and activation), compiled."""
+        """``factory`` of :mod:`.kernels` or :mod:`.rows`, for this dtype and the named activation (or loss
+        and activation), compiled on first use."""
         key = (factory, numpy.dtype(dtype), names)
         compiled = self._compiled.get(key)
         if compiled is None:
@@ -104,8 +104,6 @@ class FusedOps(NumpyOps):
 
     @property
     def _scipy_small_matrix_path(self):
-        from ...tuning import blas_small_matrix_path
-
         blas = self.split.scipy_blas
         return blas is not None and blas_small_matrix_path(blas.info())
 
