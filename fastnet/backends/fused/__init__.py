@@ -33,6 +33,8 @@ FASTMATH = {"contract"}
 REDUCTION_FASTMATH = {"contract", "reassoc"}
 
 _LOSS_OF = {False: "cross_entropy", True: "binary_cross_entropy"}
+# The smallest probability a log is taken of, per dtype (numpy.finfo costs ~1 us a call).
+_FLOOR = {numpy.dtype(t): numpy.finfo(t).tiny for t in (numpy.float64, numpy.float32)}
 
 
 class FusedOps(NumpyOps):
@@ -134,11 +136,13 @@ class FusedOps(NumpyOps):
 
             return blas_then_kernel
 
+        split = {dtype: self.kernel(rows.make_dense_rows, dtype, kind) for dtype in self.activations}
+
         def row_parallel_layer(X, W, b, out):
             # dense()'s row-parallel case with its checks made once: only X comes from
             # outside the network's own contiguous buffers of one dtype.
             if X.flags.c_contiguous and X.dtype == out.dtype:
-                self.kernel(rows.make_dense_rows, out.dtype, kind)(X, W, b, out, parts)
+                split[out.dtype](X, W, b, out, parts)
                 return out
             return dense(X, W, b, kind, out)
 
@@ -194,8 +198,7 @@ class FusedOps(NumpyOps):
 
     def _cost_and_delta(self, loss, kind, H, Y, scale, out):
         t = H.dtype.type
-        total = self.kernel(kernels.make_cost_and_delta, H.dtype, loss, kind)(
-            H, Y, t(scale), t(numpy.finfo(H.dtype).tiny), out)
+        total = self.kernel(kernels.make_cost_and_delta, H.dtype, loss, kind)(H, Y, t(scale), _FLOOR[H.dtype], out)
         return t(total / H.shape[0])
 
     # -- the numba backend's one-pass loops ------------------------------------------
