@@ -1,8 +1,10 @@
-"""``python -m bench.under_load``: digits training times with and without a busy neighbour.
+"""``python -m bench.under_load``: training times with and without a busy neighbour.
 
 Most machines are not idle: a browser, a build, another job share the cores. This
 runs the digits fit (64-30-10 on the 1078 training rows, the tutorial's recipe,
-3000 full-batch iterations by default) for each backend asked for, each in a
+3000 full-batch iterations) or, with ``--workload mnist_adam``, the suite's
+MNIST-shaped Adam fit (784-100-10, batches of 64, 10 epochs on 4000 rows) for each
+backend asked for, each in a
 process of its own, first idle and then beside ``--busy`` processes that each
 spin one core (``python3 -c "while True: pass"``). Runs alternate between the
 backends, so that both see the same load, and every run is printed. The last
@@ -15,6 +17,7 @@ Example::
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -22,25 +25,36 @@ import time
 _FIT = """
 import json, sys, time
 import fastnet
-from fastnet.recipes import recipe
-backend, dtype, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3])
-data = fastnet.datasets.load_digits()
-X = data.X_train.astype(dtype)
-Y = fastnet.one_hot(data.y_train, 10).astype(dtype)
-settings = recipe("tutorial")
-lr = settings.pop("lr")
-settings.pop("epochs")
-net = fastnet.Network([64, 30, 10], backend=backend, dtype=dtype, seed=0, **settings)
-net.fit(X, Y, epochs=2, lr=lr)  # compiled kernels and workspaces, outside the timing
+backend, dtype, epochs, workload = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+if workload == "digits":
+    from fastnet.recipes import recipe
+    data = fastnet.datasets.load_digits()
+    X = data.X_train.astype(dtype)
+    Y = fastnet.one_hot(data.y_train, 10).astype(dtype)
+    settings = recipe("tutorial")
+    fit = dict(lr=settings.pop("lr"))
+    settings.pop("epochs")
+    net = fastnet.Network([64, 30, 10], backend=backend, dtype=dtype, seed=0, **settings)
+else:  # the MNIST-shaped Adam workload of the bench suite
+    from bench.workloads import MNIST_BATCH, MNIST_LR, mnist_adam_net, mnist_shaped
+    X, y, _, _ = mnist_shaped(4000)
+    X, Y = X.astype(dtype), fastnet.one_hot(y, 10).astype(dtype)
+    net = mnist_adam_net(backend, dtype)
+    fit = dict(lr=MNIST_LR, optimizer="adam", batch_size=MNIST_BATCH)
+net.fit(X, Y, epochs=1, **fit)  # compiled kernels and workspaces, outside the timing
 start = time.perf_counter()
-net.fit(X, Y, epochs=epochs, lr=lr)
+net.fit(X, Y, epochs=epochs, **fit)
 print(json.dumps(time.perf_counter() - start))
 """
 
+# Epochs per timed fit: digits' 3000 full-batch iterations; half the suite's 20 for the Adam workload.
+DEFAULT_EPOCHS = {"digits": 3000, "mnist_adam": 10}
 
-def fit_seconds(backend, dtype, epochs):
-    """Seconds of one digits fit in a fresh process (compile and warm-up excluded)."""
-    out = subprocess.run([sys.executable, "-c", _FIT, backend, dtype, str(epochs)],
+
+def fit_seconds(backend, dtype, epochs, workload="digits"):
+    """Seconds of one fit in a fresh process (compile and warm-up excluded)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", _FIT, backend, dtype, str(epochs), workload], cwd=root,
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -50,7 +64,7 @@ def busy_neighbours(count):
     return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
 
 
-def measure(backends, dtype, epochs, runs, busy):
+def measure(backends, dtype, epochs, runs, busy, workload="digits"):
     """{"idle": {backend: [s, ...]}, "loaded": {...}}: ``runs`` fits each, backends alternating."""
     results = {"idle": {b: [] for b in backends}, "loaded": {b: [] for b in backends}}
     for phase in ("idle", "loaded"):
@@ -59,7 +73,7 @@ def measure(backends, dtype, epochs, runs, busy):
             time.sleep(0.5 if neighbours else 0)  # let the neighbours get going
             for run in range(runs):
                 for backend in backends:
-                    seconds = fit_seconds(backend, dtype, epochs)
+                    seconds = fit_seconds(backend, dtype, epochs, workload)
                     results[phase][backend].append(seconds)
                     print(f"{phase:6s} run {run + 1}  {backend:6s} {seconds:7.3f} s", flush=True)
         finally:
@@ -73,12 +87,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.under_load", description=__doc__.splitlines()[0])
     parser.add_argument("--backends", nargs="+", default=["numpy", "fused"])
     parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
-    parser.add_argument("--epochs", type=int, default=3000, help="full-batch iterations per fit (default: 3000)")
+    parser.add_argument("--workload", default="digits", choices=list(DEFAULT_EPOCHS),
+                        help="digits (64-30-10, full batch) or mnist_adam (784-100-10, Adam, batches of 64)")
+    parser.add_argument("--epochs", type=int, help="epochs per fit (default: 3000 for digits, 10 for mnist_adam)")
     parser.add_argument("--runs", type=int, default=5, help="fits per backend, idle and loaded (default: 5)")
     parser.add_argument("--busy", type=int, default=1, help="busy-loop neighbours (default: 1)")
     parser.add_argument("--json", help="also write the times to this file")
     args = parser.parse_args(argv)
-    results = measure(args.backends, args.dtype, args.epochs, args.runs, args.busy)
+    epochs = args.epochs or DEFAULT_EPOCHS[args.workload]
+    results = measure(args.backends, args.dtype, epochs, args.runs, args.busy, args.workload)
     for backend in args.backends:
         idle, loaded = results["idle"][backend], results["loaded"][backend]
         print(f"{backend:6s} idle {min(idle):.3f}-{max(idle):.3f} s, loaded {min(loaded):.3f}-{max(loaded):.3f} s, "
