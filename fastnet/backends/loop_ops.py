@@ -6,9 +6,10 @@ backend calls the functions as they are, the numba backend passes each one to
 ``numba.njit``. Allocation, conversion and argmax stay with NumPy (they are not
 the algorithm).
 
-The loops run on one thread. A parallel split of digits-sized layers bought
-nothing on two idle cores, and under one busy neighbour Numba's spinning threads
-made the numba backend 3.5x slower than idle; on one thread it stays within 2x.
+The loops run on one thread. A parallel split of digits-sized layers was ~1.2x
+faster on two idle cores, but beside one busy neighbour Numba's spinning threads made
+the numba backend 3.5x slower than idle; on one thread it stays within 1.25x
+(docs/tuning.md, "Under load").
 """
 
 import numpy
