@@ -18,6 +18,7 @@ import zlib
 import numpy
 
 from . import checkpoint as checkpoints
+from .backends.gpu_step import CHUNK_ITERATIONS, batches_of
 from .backends.reference import BackendMemoryError
 from .optimizers import SGD_BATCH_SIZE, check_optimizer, make_optimizer
 from .validation import positive_number
@@ -124,8 +125,27 @@ def fit_network(net, X, Y, *, epochs, lr, batch_size, optimizer, callback, check
     net._optimizer = opt
     net.history = history
 
+    # True where weights, optimiser and random state are those of a completed epoch (a
+    # full batch is always there once a half-applied update is undone); only such a
+    # state is written to the checkpoint on Ctrl-C, so resuming it stays exact.
+    at_epoch_end = True
+
+    def end_epoch(cost):
+        """Record a finished epoch: history, checkpoint, callback. Returns True to stop."""
+        nonlocal at_epoch_end
+        history.append(cost)
+        at_epoch_end = True
+        done = len(history)
+        if checkpoint is not None and (done == epochs or (checkpoint_every and done % checkpoint_every == 0)):
+            checkpoints.write(checkpoint, net, opt, done, history, settings)
+        return callback is not None and callback(done, cost) is False
+
+    def epoch_order():
+        return net._rng.permutation(m) if shuffle else numpy.arange(m)
+
+    chunked = ops.fused_step(net, opt, X, Y, lr, alpha)
     params = net._param_buffer.flat
-    snapshot = Snapshot(ops, [params] + opt.flat_state)
+    snapshot = Snapshot(ops, [params] + opt.flat_state) if chunked is None else None
     grads = net._grad_buffer
     updates = 0
     in_update = False  # True from the snapshot until the update is known good
@@ -140,33 +160,62 @@ def fit_network(net, X, Y, *, epochs, lr, batch_size, optimizer, callback, check
         if not ops.all_finite([params, cost]):
             opt.t = snapshot.restore()
             in_update = False
-            raise DivergenceError(epoch + 1, updates, lr, list(history))
+            raise DivergenceError(len(history) + 1, updates, lr, list(history))
         in_update = False
         return cost
 
-    epoch = start_epoch
-    # True where weights, optimiser and random state are those of a completed epoch (a
-    # full batch is always there once a half-applied update is undone); only such a
-    # state is written to the checkpoint on Ctrl-C, so resuming it stays exact.
-    at_epoch_end = True
+    def run_chunk(n_epochs):
+        """n_epochs epochs as one chunk on the backend's fused step (one host sync)."""
+        nonlocal updates, at_epoch_end
+        if full_batch:
+            batches = [(0, m)] * n_epochs
+        else:
+            at_epoch_end = False
+            chunked.set_order(epoch_order())
+            batches = batches_of(m, batch_size)
+        try:
+            costs, diverged = chunked.run(batches)
+        except KeyboardInterrupt:
+            costs, diverged = chunked.interrupted or ([], False)
+            record_chunk(costs, diverged, batches)  # the finished iterations are kept, then the interrupt goes on
+            raise
+        updates += len(costs) + diverged
+        if diverged:
+            record_chunk(costs, diverged, batches)
+            raise DivergenceError(len(history) + 1, updates, lr, list(history))
+        return record_chunk(costs, diverged, batches)
+
+    def record_chunk(costs, diverged, batches):
+        """The epochs a chunk finished, through end_epoch; True to stop."""
+        if full_batch:
+            return any([end_epoch(cost) for cost in costs])  # a chunk never outruns a callback (see below)
+        if len(costs) == len(batches) and not diverged:
+            return end_epoch(sum(cost * count for cost, (_, count) in zip(costs, batches)) / m)
+        return False
+
     try:
-        for epoch in range(start_epoch, epochs):
+        while len(history) < epochs:
+            epoch = len(history)
+            if chunked is not None:
+                # Full batch: run to the next point where the host must look (a callback
+                # every epoch, a checkpoint, the end); mini-batches: one epoch a chunk.
+                n = 1 if (callback is not None or not full_batch) else min(CHUNK_ITERATIONS, epochs - epoch)
+                if checkpoint_every:
+                    n = min(n, checkpoint_every - epoch % checkpoint_every)
+                if run_chunk(n):
+                    break
+                continue
             if full_batch:
                 cost = float(update(X, Y))
             else:
                 at_epoch_end = False
-                order = net._rng.permutation(m) if shuffle else numpy.arange(m)
+                order = epoch_order()
                 total = 0.0
                 for start in range(0, m, batch_size):
                     idx = order[start : start + batch_size]
                     total += float(update(ops.take_rows(X, idx), ops.take_rows(Y, idx))) * len(idx)
                 cost = total / m
-            history.append(cost)
-            at_epoch_end = True
-            done = epoch + 1
-            if checkpoint is not None and (done == epochs or (checkpoint_every and done % checkpoint_every == 0)):
-                checkpoints.write(checkpoint, net, opt, done, history, settings)
-            if callback is not None and callback(done, cost) is False:
+            if end_epoch(cost):
                 break
     except (KeyboardInterrupt, MemoryError) as exc:
         # Interrupted inside an update: undo its half-applied step, so the network

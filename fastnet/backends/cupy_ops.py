@@ -29,13 +29,14 @@ def simulated():
     return os.environ.get(SIMULATOR_ENV, "0").strip() == "1"
 
 
-def gpu_kernels():
-    """The module of GPU kernel factories: ``fastnet.kernels`` installed, ``kernels`` in a checkout."""
-    try:
-        from ..kernels import layers  # installed: kernels/ ships as fastnet.kernels
+def gpu_kernels(module="layers"):
+    """A module of GPU kernel factories: from ``fastnet.kernels`` installed, ``kernels`` in a checkout."""
+    import importlib
+
+    try:  # installed: kernels/ ships as fastnet.kernels
+        return importlib.import_module(f"fastnet.kernels.{module}")
     except ImportError:  # a plain checkout on PYTHONPATH, where kernels/ sits beside fastnet/
-        from kernels import layers
-    return layers
+        return importlib.import_module(f"kernels.{module}")
 
 
 class CupyOps(Ops):
@@ -46,26 +47,33 @@ class CupyOps(Ops):
     simulate : bool
         Run the kernels on Numba's CUDA simulator, with NumPy arrays (needs
         ``NUMBA_ENABLE_CUDASIM=1`` before numba.cuda is first imported).
+    graphs : bool, default True
+        Replay the fused step's chunks as CUDA graphs (False launches every kernel
+        from the host: what the bench compares the graphs against).
     """
 
     name = "cupy"
     compiles_kernels = True  # on first use: the command line times that apart from training
     on_host = False
 
-    def __init__(self, simulate=False):
+    def __init__(self, simulate=False, graphs=True):
         self.simulated = simulate
+        self.graphs = graphs and not simulate
         if simulate:
             self.xp = numpy
             self.on_host = True  # NumPy arrays stand in for device arrays
             self.block, self.tile = 32, 4  # a Python thread per CUDA thread: small blocks
+            self.step_rows = 8  # 37 test rows: four full tiles and a partial one
         else:
             import cupy  # imported here: ``import fastnet`` must not import cupy
 
             self.xp = cupy
-            self.block = self.tile = None
-        self.layers = gpu_kernels()  # imports numba.cuda: only here, never at ``import fastnet``
+            self.block = self.tile = self.step_rows = None
+        self.layers = gpu_kernels()
+        self.step = gpu_kernels("step")  # imports numba.cuda: only here, never at ``import fastnet``
         self.block = self.block or self.layers.BLOCK
         self.tile = self.tile or self.layers.TILE
+        self.step_threads = 16 if simulate else self.step.THREADS
         self.activations, self.losses = self.layers.device_tables()
         self.axpy_kernel, self.momentum_kernel, self.adam_kernel = self.layers.make_updates()
         self._built = {}
@@ -100,7 +108,41 @@ class CupyOps(Ops):
             return layers.make_cost_and_delta(self.losses[names[0]], self.activations[names[1]], dtype, block=self.block)
         if name == "column_sums":
             return layers.make_column_sums(dtype, block=self.block)
+        if name == "tile_step":
+            sizes, hidden, output, loss, rows = names
+            return self.step.make_tile_step(self.step.Layout(sizes), self.activations[hidden], self.activations[output],
+                                            self.losses[loss], dtype, rows, self.step_threads)
+        if name == "reduce_update":
+            sizes, rule = names
+            return self.step.make_reduce_update(self.step.Layout(sizes), self.step.make_rules(dtype)[rule], dtype,
+                                                self.step_threads)
+        if name == "reset":
+            return self.step.make_reset(self.step_threads)
         raise KeyError(name)
+
+    # -- the fused step ------------------------------------------------------------
+    def fused_step(self, net, optimizer, X, Y, lr, alpha):
+        """A :class:`~fastnet.backends.gpu_step.FusedStep` for small networks, else None.
+
+        Small: at most ``MAX_PARAMS`` parameters, and a tile of at least
+        ``MIN_TILE_ROWS`` rows whose activations and deltas fit in a block's shared
+        memory (see :mod:`kernels.step`). A mean squared error through a softmax has
+        no fused form; it takes the layered step.
+        """
+        from .gpu_step import FusedStep
+
+        step, dtype = self.step, numpy.dtype(X.dtype)
+        layout = step.Layout(net.layers)
+        rows = self.step_rows or layout.tile_rows(dtype.itemsize)
+        loss = "mse" if net.loss == "mse" else _LOSS_OF[net.output_activation == "sigmoid"]
+        if (not rows or layout.n_params > step.MAX_PARAMS
+                or (loss == "mse" and self.activations[net.output_activation].rowwise)):
+            return None
+        hidden = net._activations[0] if len(net.layers) > 2 else net.output_activation
+        kernels = (self.kernel("tile_step", dtype, layout.sizes, hidden, net.output_activation, loss, rows),
+                   self.kernel("reduce_update", dtype, layout.sizes, optimizer.name),
+                   self.kernel("reset", dtype), rows, self.step_threads)
+        return FusedStep(self, net, optimizer, X, Y, lr, alpha, kernels)
 
     def _blocks(self, n):
         return self.layers.blocks_for(n, self.block)

@@ -234,6 +234,15 @@ class Ops:
         param -= lr * (m1 / c1) / (self.xp.sqrt(m2 / c2) + eps)
         return param
 
+    def fused_step(self, net, optimizer, X, Y, lr, alpha):
+        """A runner of whole chunks of training iterations for ``net``, or None (here: always None).
+
+        A backend that can run many iterations without the host (the GPU's, see
+        :mod:`.gpu_step`) returns one, and the training loop hands it whole chunks;
+        otherwise the loop calls the primitives above once per iteration.
+        """
+        return None
+
     def argmax(self, A):
         """Index of the largest entry of each row."""
         return self.xp.argmax(A, axis=1)

@@ -1,0 +1,297 @@
+"""The GPU's fused training step for small networks: two kernels an iteration, built on fastnet.maths.
+
+A digits step (64-30-10 on 1078 rows) is about 10 MFLOP, so on a GPU its time is the
+number of launches and host round trips, not arithmetic. Here one iteration is two
+kernels, whatever the number of layers:
+
+``tile_step``
+    one block per tile of ``rows`` batch rows: the tile's forward pass, its output delta
+    and cost, its backward pass, and its share of every parameter's gradient, written to
+    ``partials[tile, :]`` and ``partial_costs[tile]``. Activations and deltas of the
+    tile stay in shared memory; the parameters are read from global memory (a few KB,
+    cached).
+``reduce_update``
+    one thread per parameter: that parameter's gradient summed over the tiles in tile
+    order (no atomics, so every run and every graph replay gives the same bits), the L2
+    term, the optimiser's rule, and the iteration's record: the mean cost and a flag
+    set when the cost or a new parameter is NaN or Inf.
+
+The parameters and the optimiser's state are double-buffered: iteration ``k`` reads
+buffer ``k % 2`` and writes the other, so the state from before a diverging update is
+still there to restore. Once a ``reduce_update`` finds a NaN it sets ``stopped[0]``, and
+every later kernel of the chunk returns at once, so nothing overwrites that state.
+
+Every iteration's scalars (batch start, rows, iteration index) are kernel arguments, so
+a chunk of iterations can be captured into one CUDA graph and replayed: the host reads
+one ``record`` array per chunk. :mod:`fastnet.backends.gpu_step` drives it.
+"""
+
+import math
+
+import numpy
+from numba import cuda  # a module global: the CUDA simulator swaps it per thread (see kernels.layers)
+
+from .layers import make_block_sum
+
+# Shared memory one block may use without opting in to more (48 KiB on every CUDA GPU
+# since Kepler): a tile's activations and deltas must fit in it.
+SHARED_BYTES = 48 * 1024
+TILE_ROWS = 32  # rows per tile when they fit; halved until the tile fits
+MIN_TILE_ROWS = 4  # below this the tile kernel has too little work per block: use the layered step
+MAX_PARAMS = 1 << 16  # one thread per parameter in reduce_update, each summing every tile's partial
+THREADS = 128  # threads per block of both kernels (a power of two: the cost sum halves it)
+
+
+class Layout:
+    """Where each layer's parameters, activations and deltas sit, for layer sizes ``sizes``.
+
+    Parameters follow the network's flat buffer: W0 (n1 x n0), b0, W1, b1, ...
+    A tile keeps row r's activations of every layer (input included) back to back at
+    ``r * n_acts + act_at[l]``, and its deltas at ``r * n_deltas + delta_at[l]``
+    (``delta_at[l]`` is the delta of layer l's output, l = 0 .. L-1).
+    """
+
+    def __init__(self, sizes):
+        self.sizes = tuple(int(n) for n in sizes)
+        L = len(self.sizes) - 1
+        w_at, at = [], 0
+        for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
+            w_at.append(at)
+            at += n_out * n_in + n_out
+        self.w_at = tuple(w_at) + (at,)  # w_at[L] is the end: the number of parameters
+        self.n_params = at
+        self.act_at = tuple(sum(self.sizes[:l]) for l in range(L + 1))
+        self.n_acts = sum(self.sizes)
+        self.delta_at = tuple(sum(self.sizes[1 : l + 1]) for l in range(L))
+        self.n_deltas = sum(self.sizes[1:])
+
+    def tile_rows(self, itemsize, rows=TILE_ROWS):
+        """The most rows (``rows`` halved as needed) whose activations and deltas fit in shared memory; 0 if none do."""
+        while rows >= MIN_TILE_ROWS:
+            if rows * (self.n_acts + self.n_deltas) * itemsize + THREADS * itemsize <= SHARED_BYTES:
+                return rows
+            rows //= 2
+        return 0
+
+
+def make_tile_step(layout, hidden, output, loss, dtype, rows, threads=THREADS):
+    """``tile_step[n_tiles, threads](params, X, Y, order, start, count, scale, half_l2, floor, partials, partial_costs, stopped)``.
+
+    The batch is rows ``order[start : start + count]`` of X and Y; tile ``b`` takes
+    ``rows`` of them from ``b * rows``. ``scale`` is 1/count (the mean's), ``half_l2``
+    is alpha / 2: the penalty alpha / 2 sum W^2 is shared among the blocks' partial costs.
+    ``hidden``, ``output`` are device-compiled Activations, ``loss`` a device Loss.
+    """
+    sizes, w_at, act_at, delta_at = layout.sizes, layout.w_at, layout.act_at, layout.delta_at
+    n_acts, n_deltas, n_params = layout.n_acts, layout.n_deltas, layout.n_params
+    L = len(sizes) - 1
+    hidden_f, hidden_g = hidden.forward, hidden.grad
+    out_f, out_g, rowwise = output.forward, output.grad, output.rowwise
+    cost, delta, through = loss.cost, loss.delta, loss.through_activation
+    assert not (through and rowwise), "a loss through a softmax's derivative has no fused step"
+    block_sum = make_block_sum(threads)
+
+    @cuda.jit
+    def tile_step(params, X, Y, order, start, count, scale, half_l2, floor, partials, partial_costs, stopped):
+        if stopped[0] != 0:  # an earlier iteration of this chunk diverged: keep its state
+            return
+        acts = cuda.shared.array(rows * n_acts, dtype)
+        deltas = cuda.shared.array(rows * n_deltas, dtype)
+        scratch = cuda.shared.array(threads, dtype)
+        t = cuda.threadIdx.x
+        tile = cuda.blockIdx.x
+        first = tile * rows
+        n_rows = min(rows, count - first)
+        zero = floor - floor
+
+        n0 = sizes[0]
+        for i in range(t, n_rows * n0, threads):
+            r = i // n0
+            acts[r * n_acts + i - r * n0] = X[order[start + first + r], i - r * n0]
+        cuda.syncthreads()
+
+        # Forward: one thread per (row, unit) of each layer, z = h W^T + b then f(z).
+        for l in range(L):
+            n_in, n_out = sizes[l], sizes[l + 1]
+            w, src, dst = w_at[l], act_at[l], act_at[l + 1]
+            bias = w + n_out * n_in
+            for i in range(t, n_rows * n_out, threads):
+                r = i // n_out
+                j = i - r * n_out
+                z = zero
+                for k in range(n_in):
+                    z += acts[r * n_acts + src + k] * params[w + j * n_in + k]
+                z += params[bias + j]
+                if l < L - 1:
+                    z = hidden_f(z)
+                elif not rowwise:
+                    z = out_f(z)
+                acts[r * n_acts + dst + j] = z
+            cuda.syncthreads()
+
+        n_last, out_at, last_delta = sizes[L], act_at[L], delta_at[L - 1]
+        if rowwise:  # the softmax: each row shifted by its maximum, exp'd, normalised
+            if t < n_rows:
+                row = t * n_acts + out_at
+                top = acts[row]
+                for j in range(1, n_last):
+                    top = max(top, acts[row + j])
+                total = zero
+                for j in range(n_last):
+                    e = out_f(acts[row + j] - top)
+                    acts[row + j] = e
+                    total += e
+                for j in range(n_last):
+                    acts[row + j] = acts[row + j] / total
+            cuda.syncthreads()
+
+        # The output delta and this thread's share of the tile's cost.
+        term = zero
+        for i in range(t, n_rows * n_last, threads):
+            r = i // n_last
+            j = i - r * n_last
+            h = acts[r * n_acts + out_at + j]
+            y = Y[order[start + first + r], j]
+            term += cost(h, y, floor)
+            d = delta(h, y) * scale
+            if through:
+                d = d * out_g(h)
+            deltas[r * n_deltas + last_delta + j] = d
+        if half_l2 != zero:  # this block's share of alpha/2 sum W^2, each weight counted by one block
+            stride = cuda.gridDim.x * threads
+            for l in range(L):
+                for p in range(w_at[l] + tile * threads + t, w_at[l] + sizes[l + 1] * sizes[l], stride):
+                    term += half_l2 * params[p] * params[p]
+        total = block_sum(term, scratch)  # synchronises: the output deltas are written
+        if t == 0:
+            partial_costs[tile] = total
+
+        # Backward: delta of layer l-1's output = (delta_l W_l) * f'(h), f' from the stored h.
+        for l in range(L - 1, 0, -1):
+            n_mid, n_up = sizes[l], sizes[l + 1]
+            w, up, here, h_at = w_at[l], delta_at[l], delta_at[l - 1], act_at[l]
+            for i in range(t, n_rows * n_mid, threads):
+                r = i // n_mid
+                k = i - r * n_mid
+                g = zero
+                for j in range(n_up):
+                    g += deltas[r * n_deltas + up + j] * params[w + j * n_mid + k]
+                deltas[r * n_deltas + here + k] = g * hidden_g(acts[r * n_acts + h_at + k])
+            cuda.syncthreads()
+
+        # This tile's share of each gradient: dW = delta^T h, db = delta summed over the rows.
+        for p in range(t, n_params, threads):
+            l = 0
+            while p >= w_at[l + 1]:
+                l += 1
+            n_in, n_out = sizes[l], sizes[l + 1]
+            q = p - w_at[l]
+            d_at = delta_at[l]
+            acc = zero
+            if q < n_out * n_in:
+                j = q // n_in
+                a_at = act_at[l] + q - j * n_in
+                for r in range(n_rows):
+                    acc += deltas[r * n_deltas + d_at + j] * acts[r * n_acts + a_at]
+            else:
+                j = q - n_out * n_in
+                for r in range(n_rows):
+                    acc += deltas[r * n_deltas + d_at + j]
+            partials[tile, p] = acc
+
+    return tile_step
+
+
+def make_rules(dtype):
+    """The optimisers' rules as device functions ``rule(p, g, params, new, s1, new_s1, s2, new_s2, lr, a, b, eps, c1, c2)``.
+
+    Each writes parameter ``p``'s new value into ``new`` (and its state into
+    ``new_s1``/``new_s2``) from the old buffers, with the reference Ops' formulas:
+    ``a`` is the momentum's mu or Adam's beta1, ``b`` Adam's beta2, and ``c1``, ``c2``
+    Adam's bias corrections.
+    """
+    one = numpy.dtype(dtype).type(1)  # a constant of the parameters' type: a bare 1 would be int64, then float64
+
+    @cuda.jit(device=True)
+    def gradient_descent(p, g, params, new, s1, new_s1, s2, new_s2, lr, a, b, eps, c1, c2):
+        new[p] = params[p] - lr * g
+
+    @cuda.jit(device=True)
+    def momentum(p, g, params, new, s1, new_s1, s2, new_s2, lr, a, b, eps, c1, c2):
+        v = a * s1[p] - lr * g
+        new_s1[p] = v
+        new[p] = params[p] + v
+
+    @cuda.jit(device=True)
+    def adam(p, g, params, new, s1, new_s1, s2, new_s2, lr, a, b, eps, c1, c2):
+        m1 = a * s1[p] + (one - a) * g
+        m2 = b * s2[p] + (one - b) * g * g
+        new_s1[p] = m1
+        new_s2[p] = m2
+        new[p] = params[p] - lr * (m1 / c1) / (math.sqrt(m2 / c2) + eps)
+
+    return {"gd": gradient_descent, "sgd": gradient_descent, "momentum": momentum, "adam": adam}
+
+
+def make_reduce_update(layout, rule, dtype, threads=THREADS):
+    """``reduce_update[blocks, threads](params, new, s1, new_s1, s2, new_s2, partials, partial_costs, n_tiles, count, l2_scale, lr, a, b, eps, beta1, beta2, t_base, k, record, stopped)``.
+
+    One thread per parameter. ``l2_scale`` is alpha / count; ``beta1``, ``beta2`` are
+    float64 for the bias corrections 1 - beta**t, with t = t_base[0] + k + 1 (the
+    update's number since the optimiser started). Thread 0 writes the mean cost to
+    ``record[0, k]``; any thread that sees a NaN or Inf sets ``record[1, k] = 1`` and
+    ``stopped[0] = 1``.
+    """
+    n_params, w_at, L = layout.n_params, layout.w_at, len(layout.sizes) - 1
+    sizes = layout.sizes
+    cast = numpy.dtype(dtype).type
+
+    @cuda.jit
+    def reduce_update(params, new, s1, new_s1, s2, new_s2, partials, partial_costs, n_tiles, count, l2_scale,
+                      lr, a, b, eps, beta1, beta2, t_base, k, record, stopped):
+        if stopped[0] != 0:
+            return
+        p = cuda.grid(1)
+        if p == 0:
+            total = partial_costs[0]
+            for tile in range(1, n_tiles):
+                total += partial_costs[tile]
+            mean = total / count
+            record[0, k] = mean
+            if not math.isfinite(mean):
+                record[1, k] = 1
+                stopped[0] = 1
+        if p < n_params:
+            g = partials[0, p]
+            for tile in range(1, n_tiles):
+                g += partials[tile, p]
+            if l2_scale != 0:
+                l = 0
+                while p >= w_at[l + 1]:
+                    l += 1
+                if p - w_at[l] < sizes[l + 1] * sizes[l]:  # a weight, not a bias: biases carry no penalty
+                    g += l2_scale * params[p]
+            step = t_base[0] + k + 1
+            c1 = 1.0 - beta1**step
+            c2 = 1.0 - beta2**step
+            rule(p, g, params, new, s1, new_s1, s2, new_s2, lr, a, b, eps, cast(c1), cast(c2))
+            if not math.isfinite(new[p]):
+                record[1, k] = 1
+                stopped[0] = 1
+
+    assert L >= 1
+    return reduce_update
+
+
+def make_reset(threads=THREADS):
+    """``reset[blocks, threads](stopped, record)``: a chunk's first kernel; clears ``stopped`` and the NaN flags of ``record``."""
+
+    @cuda.jit
+    def reset(stopped, record):
+        i = cuda.grid(1)
+        if i == 0:
+            stopped[0] = 0
+        if i < record.shape[1]:
+            record[1, i] = 0
+
+    return reset
