@@ -50,15 +50,19 @@ class CupyOps(Ops):
     graphs : bool, default True
         Replay the fused step's chunks as CUDA graphs (False launches every kernel
         from the host: what the bench compares the graphs against).
+    fuse_steps : bool, default True
+        Train small networks with the fused step (False: the layered step, cuBLAS
+        products and the kernels between them, as for large networks).
     """
 
     name = "cupy"
     compiles_kernels = True  # on first use: the command line times that apart from training
     on_host = False
 
-    def __init__(self, simulate=False, graphs=True):
+    def __init__(self, simulate=False, graphs=True, fuse_steps=True):
         self.simulated = simulate
         self.graphs = graphs and not simulate
+        self.fuse_steps = fuse_steps
         if simulate:
             self.xp = numpy
             self.on_host = True  # NumPy arrays stand in for device arrays
@@ -135,7 +139,7 @@ class CupyOps(Ops):
         layout = step.Layout(net.layers)
         rows = self.step_rows or layout.tile_rows(dtype.itemsize)
         loss = "mse" if net.loss == "mse" else _LOSS_OF[net.output_activation == "sigmoid"]
-        if (not rows or layout.n_params > step.MAX_PARAMS
+        if (not self.fuse_steps or not rows or layout.n_params > step.MAX_PARAMS
                 or (loss == "mse" and self.activations[net.output_activation].rowwise)):
             return None
         hidden = net._activations[0] if len(net.layers) > 2 else net.output_activation

@@ -91,14 +91,18 @@ def test_cost_and_delta_are_the_reference_loss(gpu, loss, kind, dtype):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("optimizer", ["gd", "momentum", "adam"])
-def test_training_steps_on_the_simulated_gpu_match_the_reference(dtype, optimizer):
-    """The whole GPU step: forward, loss, backward, update, through Network, as a user runs it."""
+def test_layered_training_steps_on_the_simulated_gpu_match_the_reference(dtype, optimizer):
+    """The layered GPU step (cuBLAS-style products, kernels between them), as large networks train."""
+    from fastnet.backends.cupy_ops import CupyOps
+
     rng = np.random.default_rng(5)
     X = rng.normal(size=(M, N_IN))
     Y = np.eye(3)[rng.integers(0, 3, M)]
     kwargs = dict(layers=[N_IN, 5, 3], output_activation="softmax", loss="cross_entropy", init="xavier",
                   dtype=dtype, seed=0)
-    gpu_net, ref_net = fastnet.Network(backend="cupy", **kwargs), fastnet.Network(backend=Ops(), **kwargs)
+    layered = CupyOps(simulate=True, fuse_steps=False)
+    gpu_net, ref_net = fastnet.Network(backend=layered, **kwargs), fastnet.Network(backend=Ops(), **kwargs)
+    assert layered.fused_step(gpu_net, None, X.astype(dtype), Y, 0.1, 0.0) is None
     fit = dict(epochs=3 if optimizer == "gd" else 2, lr=0.1, optimizer=optimizer, batch_size=None if optimizer == "gd" else 16)
     close(gpu_net.fit(X, Y, **fit), ref_net.fit(X, Y, **fit), dtype)
     for got, want in zip(gpu_net.weights + gpu_net.biases, ref_net.weights + ref_net.biases):
