@@ -7,9 +7,11 @@ own section without stopping the others:
 1. ``machine``: versions and the device's properties;
 2. ``kernels``: every GPU kernel against the reference Ops, both dtypes, odd sizes;
 3. ``training``: the cupy backend's weights after 3 and 50 digits iterations against
-   the reference's, both dtypes;
-4. ``digits``: 3000 full-batch iterations (tutorial recipe) for fastnet cupy, PyTorch
-   eager and PyTorch with a CUDA graph, float32 and float64, rounds interleaved;
+   the reference's, both dtypes, fused and layered steps, mini-batch momentum and
+   Adam; and the fused step with CUDA graphs against the same without (same bits);
+4. ``digits``: 3000 full-batch iterations (tutorial recipe) for fastnet cupy (fused
+   step, and the layered one), PyTorch eager and PyTorch with a CUDA graph, float32
+   and float64, rounds interleaved;
 5. ``large_step``: one step of 60000 x 784-1024-1024-10 against its matrix products alone;
 6. ``gpu_tests``: the test suite's ``gpu`` tests, last.
 
@@ -111,21 +113,45 @@ def tutorial_nets(backend, dtype):
 
 
 def training():
-    """Weights after 3 and 50 full-batch iterations, cupy against the reference Ops."""
+    """Weights after 3 and 50 digits iterations on the GPU against the reference Ops, and graphs against eager.
+
+    ``fused`` is the default (the fused step, its chunks replayed as CUDA graphs),
+    ``layered`` the cuBLAS-and-kernels step of large networks; mini-batch Adam and
+    momentum run the fused step one epoch a chunk. ``graph_equals_eager`` trains 350
+    iterations (chunks of 100: the first run of a chunk shape eager, then captured,
+    then replayed) with and without graphs: the weights must be the same bits.
+    """
     import fastnet
+    from fastnet.backends.cupy_ops import CupyOps
     from fastnet.backends.reference import Ops
 
     data = fastnet.datasets.load_digits()
     Y = fastnet.one_hot(data.y_train, 10)
+    steps = {"fused": CupyOps(), "layered": CupyOps(fuse_steps=False)}
     results = {}
+
+    def error(a, b):
+        return max(relative_error(x, y) for x, y in zip(a.weights + a.biases, b.weights + b.biases))
+
     for dtype in ("float64", "float32"):
-        for iterations in (3, 50):
+        for name, ops in steps.items():
+            for iterations in (3, 50):
+                gpu, ref = tutorial_nets(ops, dtype), tutorial_nets(Ops(), dtype)
+                gpu.fit(data.X_train, Y, epochs=iterations, lr=0.25)
+                ref.fit(data.X_train, Y, epochs=iterations, lr=0.25)
+                results[f"{name} {iterations} iterations {dtype}"] = error(gpu, ref)
+        for optimizer in ("momentum", "adam"):
             gpu, ref = tutorial_nets("cupy", dtype), tutorial_nets(Ops(), dtype)
-            gpu.fit(data.X_train, Y, epochs=iterations, lr=0.25)
-            ref.fit(data.X_train, Y, epochs=iterations, lr=0.25)
-            results[f"{iterations} iterations {dtype}"] = max(
-                relative_error(a, b) for a, b in zip(gpu.weights + gpu.biases, ref.weights + ref.biases))
-    return {"weights_relative_error": results}
+            fit = dict(epochs=2, lr=0.01, optimizer=optimizer, batch_size=64, alpha=1e-3)
+            gpu.fit(data.X_train, Y, **fit)
+            ref.fit(data.X_train, Y, **fit)
+            results[f"fused {optimizer} mini-batch 2 epochs {dtype}"] = error(gpu, ref)
+    graphs, eager = tutorial_nets(CupyOps(), "float32"), tutorial_nets(CupyOps(graphs=False), "float32")
+    costs = [net.fit(data.X_train, Y, epochs=350, lr=0.25) for net in (graphs, eager)]
+    same = costs[0] == costs[1] and all(np.array_equal(a, b) for a, b in zip(graphs.weights + graphs.biases,
+                                                                          eager.weights + eager.biases))
+    return {"weights_relative_error": results, "graph_equals_eager": bool(same),
+            "graph_vs_eager_relative_error": error(graphs, eager)}
 
 
 def digits(rounds=ROUNDS, iterations=3000):
@@ -141,9 +167,13 @@ def digits(rounds=ROUNDS, iterations=3000):
     results = {}
     for dtype in ("float32", "float64"):
         X, Yd = data.X_train.astype(dtype), Y.astype(dtype)
+        from fastnet.backends.cupy_ops import CupyOps
+
         net = tutorial_nets("cupy", dtype)
+        layered = tutorial_nets(CupyOps(fuse_steps=False), dtype)
         start_w, start_b = net.get_params()
-        runners = {"fastnet cupy": lambda: net.fit(X, Yd, epochs=iterations, lr=0.25)}
+        runners = {"fastnet cupy": lambda: net.fit(X, Yd, epochs=iterations, lr=0.25),
+                   "fastnet cupy layered": lambda: layered.fit(X, Yd, epochs=iterations, lr=0.25)}
         try:
             eager = torch_trainer(X, Yd, start_w, start_b, 0.25, device="cuda")
             graph = torch_trainer(X, Yd, start_w, start_b, 0.25, device="cuda-graph")

@@ -303,6 +303,10 @@ def gpu_section(path):
         lines.append(f"- kernels: worst relative error against the reference {gpu['kernels']['worst']:.1e}")
     for name, err in gpu.get("training", {}).get("weights_relative_error", {}).items():
         lines.append(f"- training, {name}: weights within {err:.1e} of the reference")
+    if "graph_equals_eager" in gpu.get("training", {}):
+        same = gpu["training"]["graph_equals_eager"]
+        lines.append("- CUDA graphs: " + ("the same bits as eager launches" if same else
+                     f"DIFFER from eager launches (relative {gpu['training'].get('graph_vs_eager_relative_error', float('nan')):.1e})"))
     digits = gpu.get("digits", {})
     if digits and "error" not in digits:
         lines += ["", "| digits, 3000 iterations | " + " | ".join(next(iter(digits.values()))["best"]) + " |",

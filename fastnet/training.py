@@ -20,6 +20,7 @@ import numpy
 from . import checkpoint as checkpoints
 from .backends.gpu_step import CHUNK_ITERATIONS, batches_of
 from .backends.reference import BackendMemoryError
+from .layered_chunks import LayeredChunks, Snapshot
 from .optimizers import SGD_BATCH_SIZE, check_optimizer, make_optimizer
 from .validation import positive_number
 
@@ -80,26 +81,6 @@ def check_alpha(alpha):
     return value
 
 
-class Snapshot:
-    """Copies of a list of backend arrays (and the optimiser step count), restorable in place."""
-
-    def __init__(self, ops, arrays):
-        self.ops = ops
-        self.arrays = arrays
-        self.copies = [a.copy() for a in arrays]
-        self.t = 0
-
-    def take(self, t):
-        for dst, src in zip(self.copies, self.arrays):
-            self.ops.copy_into(dst, src)
-        self.t = t
-
-    def restore(self):
-        for dst, src in zip(self.arrays, self.copies):
-            self.ops.copy_into(dst, src)
-        return self.t
-
-
 def fit_network(net, X, Y, *, epochs, lr, batch_size, optimizer, callback, checkpoint, checkpoint_every, resume,
                 alpha=0.0, shuffle=True):
     """Train ``net`` on backend arrays X, Y; returns this call's cost history (see Network.fit)."""
@@ -143,7 +124,11 @@ def fit_network(net, X, Y, *, epochs, lr, batch_size, optimizer, callback, check
     def epoch_order():
         return net._rng.permutation(m) if shuffle else numpy.arange(m)
 
+    # Where a divergence check is a host sync (a GPU), updates run in chunks checked
+    # once each: the backend's fused step where it has one, else the layered updates.
     chunked = ops.fused_step(net, opt, X, Y, lr, alpha)
+    if chunked is None and ops.chunked_checks:
+        chunked = LayeredChunks(net, opt, X, Y, lr, alpha, max_chunk=max(CHUNK_ITERATIONS, -(-m // effective_batch)))
     params = net._param_buffer.flat
     snapshot = Snapshot(ops, [params] + opt.flat_state) if chunked is None else None
     grads = net._grad_buffer

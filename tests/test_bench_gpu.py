@@ -44,10 +44,12 @@ def test_the_report_shows_a_gpu_run_s_figures(tmp_path):
     path.write_text(json.dumps({
         "machine": {"device": "NVIDIA H200", "cupy": "14.2.0", "numba_cuda": "0.30.4", "torch": "2.11"},
         "kernels": {"relative_errors": {"a": 1e-15}, "worst": 3e-15},
-        "training": {"weights_relative_error": {"50 iterations float64": 2e-14}},
+        "training": {"weights_relative_error": {"50 iterations float64": 2e-14}, "graph_equals_eager": False,
+                     "graph_vs_eager_relative_error": 4e-7},
         "digits": {"float32": {"best": {"fastnet cupy": 0.05, "torch eager": 0.4}}},
         "large_step": {"float32": {"step_s": 0.012, "gemms_s": 0.010, "step_over_gemms": 1.2}},
     }))
     text = gpu_section(str(path))
     assert "NVIDIA H200" in text and "3.0e-15" in text and "| float32 | 50.0 ms | 400.0 ms |" in text
     assert "1.20x its GEMMs alone" in text and "50 iterations float64: weights within 2.0e-14" in text
+    assert "CUDA graphs: DIFFER from eager launches (relative 4.0e-07)" in text

@@ -51,12 +51,17 @@ class Ops:
     compiles_kernels : bool
         Whether the first use of a layer compiles code (Numba, CUDA), which the
         command line times apart from training.
+    chunked_checks : bool
+        Whether training checks for divergence once per chunk of updates rather
+        than after each (see :mod:`fastnet.layered_chunks`): worth it where a check
+        is a host synchronisation.
     """
 
     name = "reference"
     xp = numpy
     on_host = True
     compiles_kernels = False
+    chunked_checks = False
 
     # -- allocation and conversion ---------------------------------------
     def alloc(self, shape, dtype):

@@ -1,0 +1,88 @@
+"""Chunks of layered updates checked once each (fastnet/layered_chunks.py), run on the CPU.
+
+The GPU backend trains large networks this way, so that a NaN check is one host sync a
+chunk, not one an update. The runner is written against the ops, so a reference Ops
+that asks for chunked checks runs it here; it must train exactly as the per-update loop,
+and keep that loop's promises on divergence and Ctrl-C.
+"""
+
+import numpy as np
+import pytest
+
+import fastnet
+from fastnet.backends.reference import Ops
+from fastnet.layered_chunks import LayeredChunks
+
+
+class ChunkedOps(Ops):
+    """The reference primitives, with the GPU's choice of one divergence check a chunk."""
+
+    chunked_checks = True
+
+
+def problem(seed=3, m=45):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(m, 7)), np.eye(3)[rng.integers(0, 3, m)]
+
+
+def pair(**kwargs):
+    kwargs = dict(dict(layers=[7, 6, 3], activation="relu", output_activation="identity", loss="mse", init="he",
+                       seed=1), **kwargs)
+    return fastnet.Network(backend=ChunkedOps(), **kwargs), fastnet.Network(backend=Ops(), **kwargs)
+
+
+def weights(net):
+    return net.weights + net.biases
+
+
+def test_chunked_training_is_the_per_update_loop(monkeypatch):
+    runs = []
+    original = LayeredChunks.run
+    monkeypatch.setattr(LayeredChunks, "run", lambda self, batches: runs.append(len(batches)) or original(self, batches))
+    X, Y = problem()
+    chunked, plain = pair()
+    for fit in (dict(epochs=250, lr=0.01), dict(epochs=3, lr=0.01, optimizer="adam", batch_size=10, alpha=0.1)):
+        np.testing.assert_allclose(chunked.fit(X, Y, **fit), plain.fit(X, Y, **fit), rtol=1e-12)
+        for a, b in zip(weights(chunked), weights(plain)):
+            np.testing.assert_allclose(a, b, rtol=1e-12)
+    assert runs == [100, 100, 50, 5, 5, 5]  # full batch: chunks of 100 epochs; mini-batches: an epoch a chunk
+
+
+@pytest.mark.parametrize("fit", [dict(epochs=60, lr=3.0, optimizer="momentum"),
+                                 dict(epochs=20, lr=1.0, optimizer="momentum", batch_size=8)],
+                         ids=["full-batch", "mini-batch"])
+def test_divergence_inside_a_chunk_is_found_at_its_update_with_the_weights_from_before_it(fit):
+    X, Y = problem()
+    chunked, plain = pair()
+    errors = []
+    for net in (chunked, plain):
+        with pytest.raises(fastnet.DivergenceError) as info:
+            net.fit(X * 3, Y, **fit)
+        errors.append(info.value)
+    assert errors[0].iteration > 1 and (errors[0].iteration, errors[0].epoch) == (errors[1].iteration, errors[1].epoch)
+    np.testing.assert_allclose(chunked.history, plain.history, rtol=1e-12)
+    for a, b in zip(weights(chunked), weights(plain)):
+        np.testing.assert_array_equal(a, b)
+    assert chunked._optimizer.t == plain._optimizer.t
+
+
+def test_ctrl_c_inside_a_chunk_goes_back_to_the_last_recorded_epoch(monkeypatch):
+    X, Y = problem()
+    chunked, plain = pair()
+    chunked.fit(X, Y, epochs=2, lr=0.01)
+    before = [a.copy() for a in weights(chunked)]
+    calls = {"n": 0}
+    backprop = chunked._backprop
+
+    def interrupting(*args):
+        calls["n"] += 1
+        if calls["n"] == 30:  # inside the first chunk of the next fit
+            raise KeyboardInterrupt
+        return backprop(*args)
+
+    monkeypatch.setattr(chunked, "_backprop", interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        chunked.fit(X, Y, epochs=200, lr=0.01)
+    assert chunked.history == [] and chunked._optimizer.t == 2
+    for a, b in zip(weights(chunked), before):
+        np.testing.assert_array_equal(a, b)
