@@ -90,13 +90,15 @@ def make_tile_step(layout, hidden, output, loss, dtype, rows, threads=THREADS):
     cost, delta, through = loss.cost, loss.delta, loss.through_activation
     assert not (through and rowwise), "a loss through a softmax's derivative has no fused step"
     block_sum = make_block_sum(threads)
+    # Shared array sizes must be literal constants to numba.cuda: computed here, not in the kernel.
+    acts_size, deltas_size = rows * n_acts, rows * n_deltas
 
     @cuda.jit
     def tile_step(params, X, Y, order, start, count, scale, half_l2, floor, partials, partial_costs, stopped):
         if stopped[0] != 0:  # an earlier iteration of this chunk diverged: keep its state
             return
-        acts = cuda.shared.array(rows * n_acts, dtype)
-        deltas = cuda.shared.array(rows * n_deltas, dtype)
+        acts = cuda.shared.array(acts_size, dtype)
+        deltas = cuda.shared.array(deltas_size, dtype)
         scratch = cuda.shared.array(threads, dtype)
         t = cuda.threadIdx.x
         tile = cuda.blockIdx.x
