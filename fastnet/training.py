@@ -126,7 +126,7 @@ def fit_network(net, X, Y, *, epochs, lr, batch_size, optimizer, callback, check
 
     # Where a divergence check is a host sync (a GPU), updates run in chunks checked
     # once each: the backend's fused step where it has one, else the layered updates.
-    chunked = ops.fused_step(net, opt, X, Y, lr, alpha)
+    chunked = ops.fused_step(net, opt, X, Y, lr, alpha, effective_batch)
     if chunked is None and ops.chunked_checks:
         chunked = LayeredChunks(net, opt, X, Y, lr, alpha, max_chunk=max(CHUNK_ITERATIONS, -(-m // effective_batch)))
     params = net._param_buffer.flat

@@ -39,6 +39,10 @@ SHARED_BYTES = 48 * 1024
 TILE_ROWS = 32  # rows per tile when they fit; halved until the tile fits
 MIN_TILE_ROWS = 4  # below this the tile kernel has too little work per block: use the layered step
 MAX_PARAMS = 1 << 16  # one thread per parameter in reduce_update, each summing every tile's partial
+# Tiles x parameters of one iteration's partial gradients: a bound on their memory (64 MiB
+# in float32) and on the serial sum each reduce_update thread does over the tiles. Not
+# yet measured on a device; past it the layered step (cuBLAS) trains instead.
+MAX_PARTIALS = 1 << 24
 THREADS = 128  # threads per block of both kernels (a power of two: the cost sum halves it)
 
 

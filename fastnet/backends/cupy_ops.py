@@ -126,13 +126,14 @@ class CupyOps(Ops):
         raise KeyError(name)
 
     # -- the fused step ------------------------------------------------------------
-    def fused_step(self, net, optimizer, X, Y, lr, alpha):
+    def fused_step(self, net, optimizer, X, Y, lr, alpha, batch):
         """A :class:`~fastnet.backends.gpu_step.FusedStep` for small networks, else None.
 
-        Small: at most ``MAX_PARAMS`` parameters, and a tile of at least
-        ``MIN_TILE_ROWS`` rows whose activations and deltas fit in a block's shared
-        memory (see :mod:`kernels.step`). A mean squared error through a softmax has
-        no fused form; it takes the layered step.
+        Small: at most ``MAX_PARAMS`` parameters, a tile of at least ``MIN_TILE_ROWS``
+        rows whose activations and deltas fit in a block's shared memory, and at most
+        ``MAX_PARTIALS`` partial gradients for batches of ``batch`` rows (see
+        :mod:`kernels.step`). A mean squared error through a softmax has no fused
+        form; it takes the layered step.
         """
         from .gpu_step import FusedStep
 
@@ -141,13 +142,14 @@ class CupyOps(Ops):
         rows = self.step_rows or layout.tile_rows(dtype.itemsize)
         loss = "mse" if net.loss == "mse" else _LOSS_OF[net.output_activation == "sigmoid"]
         if (not self.fuse_steps or not rows or layout.n_params > step.MAX_PARAMS
+                or -(-batch // rows) * layout.n_params > step.MAX_PARTIALS
                 or (loss == "mse" and self.activations[net.output_activation].rowwise)):
             return None
         hidden = net._activations[0] if len(net.layers) > 2 else net.output_activation
         kernels = (self.kernel("tile_step", dtype, layout.sizes, hidden, net.output_activation, loss, rows),
                    self.kernel("reduce_update", dtype, layout.sizes, optimizer.name),
                    self.kernel("reset", dtype), rows, self.step_threads)
-        return FusedStep(self, net, optimizer, X, Y, lr, alpha, kernels)
+        return FusedStep(self, net, optimizer, X, Y, lr, alpha, kernels, batch)
 
     def _blocks(self, n):
         return self.layers.blocks_for(n, self.block)

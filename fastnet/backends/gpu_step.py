@@ -36,9 +36,11 @@ class FusedStep:
     lr, alpha : float
     kernels : (tile_step, reduce_update, reset, rows, threads)
         From :meth:`CupyOps.fused_step`.
+    batch : int
+        The most rows an iteration takes (sizes the partial gradients).
     """
 
-    def __init__(self, ops, net, optimizer, X, Y, lr, alpha, kernels):
+    def __init__(self, ops, net, optimizer, X, Y, lr, alpha, kernels, batch):
         self.ops, self.optimizer = ops, optimizer
         self.tile_step, self.reduce_update, self.reset, self.rows, self.threads = kernels
         self.m = X.shape[0]
@@ -46,7 +48,7 @@ class FusedStep:
         self.t = dtype.type
         n_params = optimizer.params.flat.size
         self.n_params = n_params
-        max_tiles = -(-self.m // self.rows)
+        max_tiles = -(-batch // self.rows)
         ops_alloc = ops.alloc
         own = [optimizer.params.flat] + optimizer.flat_state
         own += [ops_alloc((1,), dtype) for _ in range(3 - len(own))]  # rules without state get stand-ins

@@ -239,7 +239,7 @@ class Ops:
         param -= lr * (m1 / c1) / (self.xp.sqrt(m2 / c2) + eps)
         return param
 
-    def fused_step(self, net, optimizer, X, Y, lr, alpha):
+    def fused_step(self, net, optimizer, X, Y, lr, alpha, batch):
         """A runner of whole chunks of training iterations for ``net``, or None (here: always None).
 
         A backend that can run many iterations without the host (the GPU's, see

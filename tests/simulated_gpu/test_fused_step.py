@@ -46,11 +46,16 @@ def test_small_networks_take_the_fused_step_and_others_the_layered_one():
     from fastnet.optimizers import make_optimizer
 
     opt = make_optimizer("gd", ops, gpu._param_buffer)
-    assert ops.fused_step(gpu, opt, X, Y, 0.1, 0.0) is not None
+    assert ops.fused_step(gpu, opt, X, Y, 0.1, 0.0, M) is not None
     mse_softmax = fastnet.Network([N_IN, 5, 3], output_activation="softmax", loss="mse", backend="cupy")
-    assert ops.fused_step(mse_softmax, make_optimizer("gd", ops, mse_softmax._param_buffer), X, Y, 0.1, 0.0) is None
+    assert ops.fused_step(mse_softmax, make_optimizer("gd", ops, mse_softmax._param_buffer), X, Y, 0.1, 0.0, M) is None
     big = fastnet.Network([N_IN, 70000, 3], output_activation="softmax", loss="cross_entropy", backend="cupy")
-    assert ops.fused_step(big, make_optimizer("gd", ops, big._param_buffer), X, Y, 0.1, 0.0) is None  # > MAX_PARAMS
+    assert ops.fused_step(big, make_optimizer("gd", ops, big._param_buffer), X, Y, 0.1, 0.0, M) is None  # > MAX_PARAMS
+    from kernels.step import MAX_PARTIALS
+
+    many_rows = 8 * (MAX_PARTIALS // gpu._param_buffer.flat.size + 1)  # tiles of 8 rows: one tile too many
+    assert ops.fused_step(gpu, opt, X, Y, 0.1, 0.0, many_rows) is None
+    assert ops.fused_step(gpu, opt, X, Y, 0.1, 0.0, many_rows - 8) is not None
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

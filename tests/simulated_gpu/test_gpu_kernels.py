@@ -102,7 +102,7 @@ def test_layered_training_steps_on_the_simulated_gpu_match_the_reference(dtype, 
                   dtype=dtype, seed=0)
     layered = CupyOps(simulate=True, fuse_steps=False)
     gpu_net, ref_net = fastnet.Network(backend=layered, **kwargs), fastnet.Network(backend=Ops(), **kwargs)
-    assert layered.fused_step(gpu_net, None, X.astype(dtype), Y, 0.1, 0.0) is None
+    assert layered.fused_step(gpu_net, None, X.astype(dtype), Y, 0.1, 0.0, M) is None
     fit = dict(epochs=3 if optimizer == "gd" else 2, lr=0.1, optimizer=optimizer, batch_size=None if optimizer == "gd" else 16)
     close(gpu_net.fit(X, Y, **fit), ref_net.fit(X, Y, **fit), dtype)
     for got, want in zip(gpu_net.weights + gpu_net.biases, ref_net.weights + ref_net.biases):
