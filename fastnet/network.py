@@ -285,7 +285,8 @@ class Network:
             state carries over to the next ``fit`` call with the same optimiser.
         callback : callable, optional
             ``callback(epoch, cost)`` after every epoch (1-based epoch). Returning
-            False stops training early. Each call copies the cost to the host.
+            False stops training early. Each call copies the cost to the host (on
+            the GPU, a callback makes every epoch a chunk of its own).
         checkpoint : str or path-like, optional
             File to write a checkpoint to (atomically) every ``checkpoint_every``
             epochs, at the end, and on Ctrl-C between epochs (every full-batch

@@ -11,6 +11,13 @@ update, which is what makes two promises cheap to keep:
 
 Checkpoints are written at epoch ends; resuming from one restores weights,
 optimiser state, random state and cost history, so the run continues exactly.
+
+On a backend where that check is a host synchronisation (the GPU), updates run in
+chunks instead, checked once each, with the same promises: the backend's fused step
+(:mod:`fastnet.backends.gpu_step`) or chunks of the layered updates
+(:mod:`fastnet.layered_chunks`). A full batch runs up to ``CHUNK_ITERATIONS`` epochs
+a chunk (one with a callback; a chunk ends on each checkpoint epoch), mini-batches
+one epoch a chunk.
 """
 
 import zlib
