@@ -202,12 +202,14 @@ def make_updates():
             param[i] += velocity[i]
 
     @cuda.jit
-    def adam_update(param, grad, m1, m2, lr, beta1, beta2, eps, c1, c2):
+    def adam_update(param, grad, m1, m2, lr, beta1, beta2, rest1, rest2, eps, c1, c2):
+        # rest1, rest2 = 1 - beta1, 1 - beta2, from the host: a literal 1 here is an
+        # int64, which would turn float32 arithmetic into float64.
         i = cuda.grid(1)
         if i < param.shape[0]:
             g = grad[i]
-            m1[i] = beta1 * m1[i] + (1 - beta1) * g
-            m2[i] = beta2 * m2[i] + (1 - beta2) * g * g
+            m1[i] = beta1 * m1[i] + rest1 * g
+            m2[i] = beta2 * m2[i] + rest2 * g * g
             param[i] -= lr * (m1[i] / c1) / (math.sqrt(m2[i] / c2) + eps)
 
     return axpy, momentum_update, adam_update

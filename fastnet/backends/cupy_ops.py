@@ -233,5 +233,5 @@ class CupyOps(Ops):
     def adam_update(self, param, grad, m1, m2, lr, beta1, beta2, eps, c1, c2):
         t, flat = param.dtype.type, param.reshape(-1)
         self.launch(self.adam_kernel, self._blocks(flat.size), self.block, flat, grad.reshape(-1), m1.reshape(-1),
-                    m2.reshape(-1), t(lr), t(beta1), t(beta2), t(eps), t(c1), t(c2))
+                    m2.reshape(-1), t(lr), t(beta1), t(beta2), t(1.0 - beta1), t(1.0 - beta2), t(eps), t(c1), t(c2))
         return param

@@ -65,6 +65,10 @@ def main():
             kernel = layers.make_cost_and_delta(losses[loss], activations[kind], np.dtype(dtype))
             found[f"cost_and_delta {loss} {dtype}"] = float64_ops(kernel, (vec, vec, nb, nb, vec, vec))
         found[f"column_sums {dtype}"] = float64_ops(layers.make_column_sums(np.dtype(dtype)), (mat, vec))
+        axpy, momentum, adam = layers.make_updates()
+        found[f"axpy {dtype}"] = float64_ops(axpy, (vec, vec, nb))
+        found[f"momentum_update {dtype}"] = float64_ops(momentum, (vec, vec, vec, nb, nb))
+        found[f"adam_update {dtype}"] = float64_ops(adam, (vec,) * 4 + (nb,) * 8)
     print(json.dumps({"compiled": found}))
 
 
