@@ -15,6 +15,7 @@ the numba backend 3.5x slower than idle; on one thread it stays within 1.25x
 import numpy
 
 from .. import maths
+from ..kernel_cache import kernels_cached_in_user_folder
 from . import loop_kernels
 from .reference import Ops, check_activation
 
@@ -137,15 +138,17 @@ def numba_jit(numba, **options):
     NumPy's error model: Python's makes every float division test for zero and raise
     ZeroDivisionError, and that branch keeps LLVM from vectorising a loop (Adam's
     update over 79 510 parameters: 433 -> 150 us float64, 406 -> 62 us float32).
-    Compiled code is cached on disk, so only the first run on a machine compiles.
-    Numba's cache keys on a kernel's source file and closure, not on these options:
-    after changing them, delete the ``__pycache__`` folders' ``.nbi``/``.nbc`` files.
+    Compiled code is cached on disk, in the user's cache folder rather than the
+    install (:mod:`fastnet.kernel_cache` says why and where), so only the first run
+    on a machine compiles. Numba's cache keys on a kernel's source file and closure,
+    not on these options: after changing them, delete that folder.
     """
     defaults = {**dict(cache=True, fastmath=NUMBA_FASTMATH, error_model="numpy"), **options}
 
     def jit(fn, **more):
         """``fn`` compiled with the defaults, updated by ``more`` (e.g. ``parallel=True``)."""
-        return numba.njit(**{**defaults, **more})(fn)
+        with kernels_cached_in_user_folder(numba):
+            return numba.njit(**{**defaults, **more})(fn)
 
     return jit
 

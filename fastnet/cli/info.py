@@ -4,6 +4,7 @@ import importlib
 import platform
 
 from ..backends import BACKENDS, backend_status, resolve_name
+from ..kernel_cache import numba_cache_dir
 from ..machine import cpu_description, numpy_blas
 from ..tuning import TUNING, available_cores
 
@@ -62,6 +63,7 @@ def run(_args):
         print(f"fused layers: row-parallel on up to {threads} threads from "
               f"{2 * TUNING.parallel_min_work:,} multiply-adds a layer, or serial where that cannot run "
               "(decided when fused is first used)")
+    print(f"compiled kernels cached in: {numba_cache_dir()}")
     print("tuning (fastnet/tuning.py; `python -m bench.tuning NAME` times both sides of one rule):")
     for line in TUNING.describe():
         print(f"  {line}")

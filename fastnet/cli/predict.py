@@ -10,6 +10,7 @@ from ..backends import get_backend
 from ..data_files import csv_columns, load_table, read_column
 from ..model_file import read_archive
 from ..network import network_from_archive
+from .output_paths import refuse_overwrites, writable_file
 
 
 def add_parser(sub):
@@ -33,6 +34,9 @@ def add_parser(sub):
 
 def run(args):
     get_backend(args.backend)  # a bad backend is the option's fault, not the model file's
+    if args.output is not None:  # before anything is read: a bad -o must not cost a model load
+        writable_file("--output", args.output)
+        refuse_overwrites([("--output", args.output)], [("MODEL", args.model), ("FILE", args.file)])
     meta, arrays = read_archive(args.model)
     net = network_from_archive(args.model, meta, arrays, args.backend)
     if args.proba and net.output_activation not in ("softmax", "sigmoid"):

@@ -18,6 +18,7 @@ from ..maths import ACTIVATIONS
 from ..optimizers import OPTIMIZERS
 from ..recipes import recipe
 from ..validation import DTYPES
+from .output_paths import refuse_overwrites, writable_file
 
 
 @dataclass
@@ -43,16 +44,6 @@ def _positive(flag, value, integer=False):
         raise ValueError(f"{flag} must be a positive {'integer' if integer else 'number'}, got {value!r}")
 
 
-def _writable_folder(flag, path):
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ValueError(f"{flag} {path!r}: the folder {folder!r} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise ValueError(f"{flag} {path!r}: the folder {folder!r} is not writable")
-    if os.path.isdir(path):
-        raise ValueError(f"{flag} {path!r} is a folder; give a file name")
-
-
 def plot_path(path):
     """The file a figure for ``--plot PATH`` is written to: PATH, with ``.png`` added when it has no suffix.
 
@@ -69,7 +60,7 @@ def plot_path(path):
     if suffix not in supported:
         raise ValueError(f"--plot {path!r}: matplotlib cannot write .{suffix} files; use one of: "
                          f"{', '.join('.' + s for s in sorted(supported))}")
-    _writable_folder("--plot", path)
+    writable_file("--plot", path)
     return path
 
 
@@ -106,9 +97,12 @@ def check_train_options(args):
     get_backend(args.backend)  # an unknown or unusable backend, before any data is read
     for flag, path in (("--save", args.save), ("--checkpoint", args.checkpoint)):
         if path is not None:
-            _writable_folder(flag, path)
+            writable_file(flag, path)
     plan = TrainPlan(settings=settings, lr=float(lr), epochs=int(epochs),
                      plot=plot_path(args.plot) if args.plot else None)
+    # --checkpoint may name the --resume file: a resumed run goes on updating its checkpoint.
+    refuse_overwrites([("--save", args.save), ("--checkpoint", args.checkpoint), ("--plot", plan.plot)],
+                      [("--data", args.data), ("--resume", args.resume)], may_update=[("--checkpoint", "--resume")])
     if args.resume is not None:
         plan.resume_epoch = checkpoint_epoch(args.resume)
         if plan.epochs <= plan.resume_epoch:
