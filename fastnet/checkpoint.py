@@ -64,6 +64,8 @@ def read(path, net, settings):
                 f"checkpoint {path!r} is of a network with {key}={meta.get(key)!r}, this one has {value!r}"
             )
     saved = dict(_SETTINGS_BEFORE_THEY_WERE_SAVED, **meta.get("settings", {}))
+    # Checkpoints before 0.3 record the optimiser's settings (then always the defaults) apart.
+    saved.setdefault("optimizer_settings", meta.get("hyperparameters", {}))
     for key, value in settings.items():
         if saved.get(key) != value:
             what = "training data" if key in ("data_crc", "n_samples") else key

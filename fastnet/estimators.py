@@ -25,10 +25,13 @@ from .encoding import one_hot
 from .initializers import INITIALIZERS, initialize
 from .model_file import ModelFileError, read_archive
 from .network import Network, network_from_archive
+from .optimizers import OPTIMIZERS, RULES, check_settings, rule_of
 from .training import DivergenceError, check_alpha
 from .validation import layer_sizes, positive_number
 
 _FLOAT_DTYPES = ("float64", "float32")
+# scikit-learn's name of each optimiser setting fastnet's estimators take.
+_SKLEARN_WORDS = {"mu": "momentum", "beta1": "beta_1", "beta2": "beta_2", "eps": "epsilon"}
 
 
 class _FastNetBase(BaseEstimator):
@@ -55,6 +58,10 @@ class _FastNetBase(BaseEstimator):
         shuffle=True,
         warm_start=False,
         verbose=False,
+        momentum=0.9,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -75,6 +82,10 @@ class _FastNetBase(BaseEstimator):
         self.shuffle = shuffle
         self.warm_start = warm_start
         self.verbose = verbose
+        self.momentum = momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
 
     # -- subclasses provide these ------------------------------------------
     def _output_layer(self, labels):
@@ -114,10 +125,19 @@ class _FastNetBase(BaseEstimator):
         if not (isinstance(self.tol, (int, float, np.floating)) and 0 <= self.tol < np.inf):
             raise ValueError(f"tol must be a finite number >= 0, got {self.tol!r}")
         check_alpha(self.alpha)
+        if self.optimizer in OPTIMIZERS:  # an unknown one is named by fit, with the valid names
+            check_settings(self.optimizer, self._optimizer_settings(), words=_SKLEARN_WORDS)
         if self.init not in INITIALIZERS:
             raise ValueError(f"unknown init {self.init!r}; valid: {', '.join(INITIALIZERS)}")
         if self.batch_size != "auto":
             positive_number("batch_size", self.batch_size, integer=True)
+
+    def _optimizer_settings(self):
+        """The optimiser's settings from scikit-learn's parameters, for the ones it has."""
+        if self.optimizer not in OPTIMIZERS:
+            return {}
+        return {name: getattr(self, word) for name, word in _SKLEARN_WORDS.items()
+                if name in RULES[rule_of(self.optimizer)].settings}
 
     def _continues(self):
         """True when this fit starts from the weights of the last one (``warm_start``)."""
@@ -166,7 +186,8 @@ class _FastNetBase(BaseEstimator):
     def _train(self, X, y, epochs, callback=None):
         return self.network_.fit(X, self._targets(y), epochs=epochs, lr=self.learning_rate,
                                  batch_size=self._batch(X.shape[0]), optimizer=self.optimizer,
-                                 alpha=self.alpha, shuffle=self.shuffle, callback=callback)
+                                 alpha=self.alpha, shuffle=self.shuffle, callback=callback,
+                                 optimizer_settings=self._optimizer_settings())
 
     def _validation_split(self, X, y, rs):
         """Hold out ``validation_fraction`` of the rows, stratified for single-label classes."""
@@ -337,8 +358,9 @@ _PARAMETERS_DOC = """
         the stopping rule was met.
     batch_size : int or "auto", default "auto"
         ``min(200, n_samples)``.
-    optimizer : {"adam", "momentum", "sgd", "gd"}, default "adam"
-        scikit-learn's ``solver``.
+    optimizer : {"adam", "momentum", "sgd", "gd", "rmsprop", "adamw"}, default "adam"
+        scikit-learn's ``solver`` (its "sgd" with momentum is "momentum" here);
+        "rmsprop" and "adamw" follow PyTorch's (AdamW's weight_decay is 0.01).
     backend : str, default "auto"
         See :func:`fastnet.get_backend`.
     dtype : {"float64", "float32"}, default "float64"
@@ -367,6 +389,10 @@ _PARAMETERS_DOC = """
         optimiser, as scikit-learn), instead of starting again.
     verbose : bool, default False
         Print the loss (and validation score) of every epoch.
+    momentum : float, default 0.9
+        ``optimizer="momentum"``'s mu.
+    beta_1, beta_2, epsilon : float, default 0.9, 0.999, 1e-8
+        Adam's (and AdamW's) settings; ``epsilon`` is RMSprop's too.
 """
 
 _ATTRIBUTES_DOC = """

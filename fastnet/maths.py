@@ -169,3 +169,89 @@ def compile_for_numba(table):
         for fn in entry:
             jitable(fn)
     return table
+
+
+class UpdateRule(NamedTuple):
+    """One optimiser: the per-parameter update as scalar functions, its state and its settings.
+
+    ``constants(lr, t, h, cast)`` gives the update's per-update constants (a tuple):
+    from the learning rate, the update's number ``t`` (1 for the first) and the
+    settings ``h`` (a tuple, in the order of ``settings``), each value passed through
+    ``cast`` (the parameters' scalar type). It runs once an update on the host, and
+    once a thread on the GPU, where ``t`` is known only there.
+
+    ``update(p, g, s1, s2, k)`` returns one parameter's new value and its new state
+    ``(p, s1, s2)`` from its gradient ``g``, its state and the constants ``k``. A rule
+    keeps ``n_state`` state values a parameter (0-2); the others are passed as zero
+    and not stored.
+
+    ``settings`` maps each setting's name to its default, in the order ``h`` takes.
+    """
+
+    constants: Callable
+    update: Callable
+    n_state: int
+    settings: dict
+
+
+def update_rules():
+    """The optimisers' rules, by name: ``gd``, ``momentum``, ``adam``, ``rmsprop``, ``adamw``.
+
+    The formulas are PyTorch's (``torch.optim.SGD``, ``RMSprop``, ``Adam``, ``AdamW``
+    with their defaults), except momentum, which is the heavy ball of the tutorials,
+    v = mu v - lr g; p += v (PyTorch's v = mu v + g; p -= lr v is the same for a fixed lr).
+    """
+
+    def gd_constants(lr, t, h, cast):
+        return (cast(lr),)
+
+    def gd(p, g, s1, s2, k):
+        return p - k[0] * g, s1, s2
+
+    def momentum_constants(lr, t, h, cast):
+        return cast(lr), cast(h[0])
+
+    def momentum(p, g, v, s2, k):
+        lr, mu = k
+        v = mu * v - lr * g
+        return p + v, v, s2
+
+    def adam_constants(lr, t, h, cast):
+        beta1, beta2, eps = h
+        # The bias corrections 1 - beta**t, in float64 whatever the parameters' type.
+        return (cast(lr), cast(beta1), cast(1.0 - beta1), cast(beta2), cast(1.0 - beta2), cast(eps),
+                cast(1.0 - beta1**t), cast(1.0 - beta2**t), cast(1.0))
+
+    def adamw_constants(lr, t, h, cast):
+        beta1, beta2, eps, weight_decay = h
+        return (cast(lr), cast(beta1), cast(1.0 - beta1), cast(beta2), cast(1.0 - beta2), cast(eps),
+                cast(1.0 - beta1**t), cast(1.0 - beta2**t), cast(1.0 - lr * weight_decay))
+
+    def adam(p, g, m1, m2, k):
+        # ``decay`` is AdamW's decoupled weight decay (biases too), 1 for Adam: the
+        # parameter shrinks before the step, as torch.optim.AdamW does.
+        lr, beta1, rest1, beta2, rest2, eps, c1, c2, decay = k
+        m1 = beta1 * m1 + rest1 * g
+        m2 = beta2 * m2 + rest2 * g * g
+        return p * decay - lr * (m1 / c1) / (math.sqrt(m2 / c2) + eps), m1, m2
+
+    def rmsprop_constants(lr, t, h, cast):
+        alpha, eps = h
+        return cast(lr), cast(alpha), cast(1.0 - alpha), cast(eps)
+
+    def rmsprop(p, g, square_avg, s2, k):
+        lr, alpha, rest, eps = k
+        square_avg = alpha * square_avg + rest * g * g
+        return p - lr * g / (math.sqrt(square_avg) + eps), square_avg, s2
+
+    return {
+        "gd": UpdateRule(gd_constants, gd, 0, {}),
+        "momentum": UpdateRule(momentum_constants, momentum, 1, {"mu": 0.9}),
+        "adam": UpdateRule(adam_constants, adam, 2, {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}),
+        "rmsprop": UpdateRule(rmsprop_constants, rmsprop, 1, {"alpha": 0.99, "eps": 1e-8}),
+        "adamw": UpdateRule(adamw_constants, adam, 2, {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
+                                                        "weight_decay": 0.01}),
+    }
+
+
+UPDATE_RULES = tuple(update_rules())

@@ -265,7 +265,7 @@ class Network:
         return float(cost), grads
 
     def fit(self, X, Y, *, epochs, lr, batch_size=None, optimizer="gd", callback=None,
-            checkpoint=None, checkpoint_every=None, resume=None, alpha=0.0, shuffle=True):
+            checkpoint=None, checkpoint_every=None, resume=None, alpha=0.0, shuffle=True, optimizer_settings=None):
         """Train and return the cost of each epoch.
 
         Parameters
@@ -280,9 +280,11 @@ class Network:
         batch_size : int, optional
             None: the whole data set per update, except for ``sgd`` (32). Mini-batches
             are drawn in an order shuffled by the network's seed.
-        optimizer : {"gd", "sgd", "momentum", "adam"}, default "gd"
-            ``gd`` is the tutorial's full-batch gradient descent. The optimiser's
-            state carries over to the next ``fit`` call with the same optimiser.
+        optimizer : {"gd", "sgd", "momentum", "adam", "rmsprop", "adamw"}, default "gd"
+            ``gd`` is the tutorial's full-batch gradient descent; ``sgd`` the same
+            rule on mini-batches; the others follow PyTorch's optimisers of those
+            names. The optimiser's state carries over to the next ``fit`` call with
+            the same optimiser.
         callback : callable, optional
             ``callback(epoch, cost)`` after every epoch (1-based epoch). Returning
             False stops training early. Each call copies the cost to the host (on
@@ -302,6 +304,12 @@ class Network:
         shuffle : bool, default True
             Draw mini-batches in a new shuffled order every epoch; False takes the
             rows in their given order. Full-batch training is the same either way.
+        optimizer_settings : dict, optional
+            The optimiser's settings by name; those not given keep their defaults
+            (PyTorch's): ``momentum``: ``mu`` 0.9; ``adam``: ``beta1`` 0.9, ``beta2``
+            0.999, ``eps`` 1e-8; ``rmsprop``: ``alpha`` 0.99, ``eps`` 1e-8; ``adamw``:
+            Adam's and ``weight_decay`` 0.01 (decoupled, on every parameter). E.g.
+            ``optimizer="adam", optimizer_settings={"beta2": 0.99}``.
 
         Returns
         -------
@@ -321,14 +329,16 @@ class Network:
         KeyboardInterrupt
             Re-raised after undoing a half-applied update.
         """
-        epochs, lr, batch_size = check_fit_options(epochs, lr, batch_size, optimizer, callback, checkpoint, checkpoint_every)
+        epochs, lr, batch_size = check_fit_options(epochs, lr, batch_size, optimizer, callback, checkpoint, checkpoint_every,
+                                                   optimizer_settings)
         alpha = check_alpha(alpha)
         Xb, _, _ = self._to_backend_inputs(X)
         Yb = self._to_backend_targets(Y, Xb.shape[0])
         with self.ops.running():  # a backend's library settings, undone when the fit ends
             return fit_network(self, Xb, Yb, epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer,
                                callback=callback, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-                               resume=resume, alpha=alpha, shuffle=bool(shuffle))
+                               resume=resume, alpha=alpha, shuffle=bool(shuffle),
+                               optimizer_settings=optimizer_settings)
 
     def reset_optimizer(self):
         """Forget the optimiser's state (momentum, Adam's moments), so the next ``fit`` starts it afresh."""
@@ -391,7 +401,8 @@ class Network:
             "biases": biases,
             "rng_state": self._rng.bit_generator.state,
             "history": list(self.history),
-            "optimizer": None if opt is None else (opt.name, opt.t, [self.ops.to_numpy(a) for a in opt.state]),
+            "optimizer": None if opt is None else (opt.name, opt.t, [self.ops.to_numpy(a) for a in opt.state],
+                                                   dict(opt.settings)),
         }
 
     def __setstate__(self, state):
@@ -401,8 +412,8 @@ class Network:
         self._rng.bit_generator.state = state["rng_state"]
         self.history = state["history"]
         if state["optimizer"] is not None:
-            name, t, arrays = state["optimizer"]
-            self._optimizer = make_optimizer(name, self.ops, self._param_buffer)
+            name, t, arrays, *settings = state["optimizer"]  # no settings: pickled before 0.3, the defaults
+            self._optimizer = make_optimizer(name, self.ops, self._param_buffer, *settings)
             self._optimizer.t = t
             for dst, src in zip(self._optimizer.state, arrays):
                 dst[...] = self.ops.asarray(src, self.dtype)

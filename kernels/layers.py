@@ -10,7 +10,7 @@ and reduction steps between the matrix products (which stay with cuBLAS):
 * ``cost_and_delta(H, Y, scale, floor, out, partial_costs)``: the output delta, and one
   partial cost per block;
 * ``column_sums(A, out)``: the bias gradient, each column summed by one block;
-* ``axpy``, ``momentum_update``, ``adam_update``: the parameter updates, over flat arrays.
+* ``update``: one step of an optimiser's rule, over flat arrays; ``axpy`` for the L2 penalty.
 
 Sums are tree reductions in shared memory in a fixed order, never atomics, so that two
 runs give the same bits. Every kernel takes arrays of any shape its grid covers and
@@ -47,8 +47,9 @@ def device_table(table):
 
 
 def device_tables():
-    """The activation and loss tables of fastnet.maths, as device functions (built on the GPU's exp)."""
-    return device_table(maths.activation_table(exp=math.exp)), device_table(maths.loss_table())
+    """The activation, loss and update-rule tables of fastnet.maths, as device functions (built on the GPU's exp)."""
+    return (device_table(maths.activation_table(exp=math.exp)), device_table(maths.loss_table()),
+            device_table(maths.update_rules()))
 
 
 def blocks_for(n, block=BLOCK):
@@ -185,8 +186,34 @@ def make_column_sums(dtype, block=BLOCK):
     return column_sums
 
 
-def make_updates():
-    """The parameter updates over flat arrays: ``axpy``, ``momentum_update``, ``adam_update`` kernels."""
+def make_update(rule):
+    """``update[blocks, block](param, grad, s1, s2, k)``: one step of an update rule over flat arrays, in place.
+
+    ``rule`` is a device-compiled :class:`fastnet.maths.UpdateRule` and ``k`` its
+    constants for this update, in the parameters' type. State arrays beyond the rule's
+    ``n_state`` are never read or written.
+    """
+    update, n_state = rule.update, rule.n_state
+
+    @cuda.jit
+    def update_params(param, grad, s1, s2, k):
+        i = cuda.grid(1)
+        if i < param.shape[0]:
+            zero = type(param[i])(0)
+            a = s1[i] if n_state >= 1 else zero
+            b = s2[i] if n_state >= 2 else zero
+            p, a, b = update(param[i], grad[i], a, b, k)
+            param[i] = p
+            if n_state >= 1:
+                s1[i] = a
+            if n_state >= 2:
+                s2[i] = b
+
+    return update_params
+
+
+def make_axpy():
+    """``axpy[blocks, block](param, grad, step)``: param += step * grad over flat arrays (the L2 penalty's gradient)."""
 
     @cuda.jit
     def axpy(param, grad, step):
@@ -194,22 +221,4 @@ def make_updates():
         if i < param.shape[0]:
             param[i] += step * grad[i]
 
-    @cuda.jit
-    def momentum_update(param, grad, velocity, lr, mu):
-        i = cuda.grid(1)
-        if i < param.shape[0]:
-            velocity[i] = mu * velocity[i] - lr * grad[i]
-            param[i] += velocity[i]
-
-    @cuda.jit
-    def adam_update(param, grad, m1, m2, lr, beta1, beta2, rest1, rest2, eps, c1, c2):
-        # rest1, rest2 = 1 - beta1, 1 - beta2, from the host: a literal 1 here is an
-        # int64, which would turn float32 arithmetic into float64.
-        i = cuda.grid(1)
-        if i < param.shape[0]:
-            g = grad[i]
-            m1[i] = beta1 * m1[i] + rest1 * g
-            m2[i] = beta2 * m2[i] + rest2 * g * g
-            param[i] -= lr * (m1[i] / c1) / (math.sqrt(m2[i] / c2) + eps)
-
-    return axpy, momentum_update, adam_update
+    return axpy

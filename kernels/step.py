@@ -208,53 +208,27 @@ def make_tile_step(layout, hidden, output, loss, dtype, rows, threads=THREADS):
     return tile_step
 
 
-def make_rules(dtype):
-    """The optimisers' rules as device functions ``rule(p, g, params, new, s1, new_s1, s2, new_s2, lr, a, b, eps, c1, c2)``.
-
-    Each writes parameter ``p``'s new value into ``new`` (and its state into
-    ``new_s1``/``new_s2``) from the old buffers, with the reference Ops' formulas:
-    ``a`` is the momentum's mu or Adam's beta1, ``b`` Adam's beta2, and ``c1``, ``c2``
-    Adam's bias corrections.
-    """
-    one = numpy.dtype(dtype).type(1)  # a constant of the parameters' type: a bare 1 would be int64, then float64
-
-    @cuda.jit(device=True)
-    def gradient_descent(p, g, params, new, s1, new_s1, s2, new_s2, lr, a, b, eps, c1, c2):
-        new[p] = params[p] - lr * g
-
-    @cuda.jit(device=True)
-    def momentum(p, g, params, new, s1, new_s1, s2, new_s2, lr, a, b, eps, c1, c2):
-        v = a * s1[p] - lr * g
-        new_s1[p] = v
-        new[p] = params[p] + v
-
-    @cuda.jit(device=True)
-    def adam(p, g, params, new, s1, new_s1, s2, new_s2, lr, a, b, eps, c1, c2):
-        m1 = a * s1[p] + (one - a) * g
-        m2 = b * s2[p] + (one - b) * g * g
-        new_s1[p] = m1
-        new_s2[p] = m2
-        new[p] = params[p] - lr * (m1 / c1) / (math.sqrt(m2 / c2) + eps)
-
-    return {"gd": gradient_descent, "sgd": gradient_descent, "momentum": momentum, "adam": adam}
-
-
 def make_reduce_update(layout, rule, dtype, threads=THREADS):
-    """``reduce_update[blocks, threads](params, new, s1, new_s1, s2, new_s2, partials, partial_costs, n_tiles, count, l2_scale, lr, a, b, eps, beta1, beta2, t_base, k, record, stopped)``.
+    """``reduce_update[blocks, threads](params, new, s1, new_s1, s2, new_s2, partials, partial_costs, n_tiles, count, l2_scale, lr, h, t_base, it, record, stopped)``.
 
-    One thread per parameter. ``l2_scale`` is alpha / count; ``beta1``, ``beta2`` are
-    float64 for the bias corrections 1 - beta**t, with t = t_base[0] + k + 1 (the
-    update's number since the optimiser started). Thread 0 writes the mean cost to
-    ``record[0, k]``; any thread that sees a NaN or Inf sets ``record[1, k] = 1`` and
-    ``stopped[0] = 1``.
+    One thread per parameter. ``rule`` is a device-compiled
+    :class:`fastnet.maths.UpdateRule`; ``lr`` and its settings ``h`` (a tuple) are
+    float64, and each thread computes the update's constants from them and
+    t = t_base[0] + it + 1 (the update's number since the optimiser started), then
+    casts them to the parameters' type: the only float64 arithmetic of a float32
+    kernel, once a thread. ``l2_scale`` is alpha / count. Thread 0 writes the mean cost
+    to ``record[0, it]``; any thread that sees a NaN or Inf sets ``record[1, it] = 1``
+    and ``stopped[0] = 1``. State buffers beyond the rule's ``n_state`` are stand-ins,
+    never read or written.
     """
     n_params, w_at, L = layout.n_params, layout.w_at, len(layout.sizes) - 1
     sizes = layout.sizes
     cast = numpy.dtype(dtype).type
+    constants, update, n_state = rule.constants, rule.update, rule.n_state
 
     @cuda.jit
     def reduce_update(params, new, s1, new_s1, s2, new_s2, partials, partial_costs, n_tiles, count, l2_scale,
-                      lr, a, b, eps, beta1, beta2, t_base, k, record, stopped):
+                      lr, h, t_base, it, record, stopped):
         if stopped[0] != 0:
             return
         p = cuda.grid(1)
@@ -263,9 +237,9 @@ def make_reduce_update(layout, rule, dtype, threads=THREADS):
             for tile in range(1, n_tiles):
                 total += partial_costs[tile]
             mean = total / count
-            record[0, k] = mean
+            record[0, it] = mean
             if not math.isfinite(mean):
-                record[1, k] = 1
+                record[1, it] = 1
                 stopped[0] = 1
         if p < n_params:
             g = partials[0, p]
@@ -277,12 +251,18 @@ def make_reduce_update(layout, rule, dtype, threads=THREADS):
                     l += 1
                 if p - w_at[l] < sizes[l + 1] * sizes[l]:  # a weight, not a bias: biases carry no penalty
                     g += l2_scale * params[p]
-            step = t_base[0] + k + 1
-            c1 = 1.0 - beta1**step
-            c2 = 1.0 - beta2**step
-            rule(p, g, params, new, s1, new_s1, s2, new_s2, lr, a, b, eps, cast(c1), cast(c2))
-            if not math.isfinite(new[p]):
-                record[1, k] = 1
+            k = constants(lr, t_base[0] + it + 1, h, cast)
+            zero = cast(0)
+            a = s1[p] if n_state >= 1 else zero
+            b = s2[p] if n_state >= 2 else zero
+            value, a, b = update(params[p], g, a, b, k)
+            new[p] = value
+            if n_state >= 1:
+                new_s1[p] = a
+            if n_state >= 2:
+                new_s2[p] = b
+            if not math.isfinite(value):
+                record[1, it] = 1
                 stopped[0] = 1
 
     assert L >= 1

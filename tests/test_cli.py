@@ -179,7 +179,7 @@ def bad_cli_inputs(tmp):
         (["train", "--epochs", "0"], "--epochs must be a positive integer"),
         (["train", "--activation", "swish"], "--activation 'swish' is not one of: identity, sigmoid"),
         (["train", "--loss", "hinge"], "--loss 'hinge' is not one of"),
-        (["train", "--optimizer", "rmsprop"], "--optimizer 'rmsprop' is not one of"),
+        (["train", "--optimizer", "lbfgs"], "--optimizer 'lbfgs' is not one of"),
         (["train", "--init", "zeros"], "--init 'zeros' is not one of"),
         (["train", "--dtype", "float16"], "--dtype 'float16' is not one of: float64, float32"),
         (["train", "--layers", "64-30-7"], "must start with the 64 features and end with the 10 classes"),

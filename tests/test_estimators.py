@@ -1,7 +1,10 @@
 """scikit-learn estimators: the official checks, digits with defaults, labels, pipelines, persistence."""
 
+import warnings
+
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -141,3 +144,21 @@ def test_a_loaded_estimator_runs_on_the_backend_it_was_fitted_with(tmp_path):
         assert again.network_.backend == backend
         np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
     assert fastnet.load_estimator(tmp_path / "python.npz", backend="numpy").network_.backend == "numpy"
+
+
+def test_optimizer_settings_take_scikit_learn_s_names():
+    X, y = np.random.default_rng(0).normal(size=(40, 4)), np.arange(40) % 2
+    clf = FastNetClassifier(hidden_layer_sizes=(5,), max_iter=3, beta_1=0.8, beta_2=0.99, epsilon=1e-6,
+                            random_state=0, backend="numpy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    assert clf.network_._optimizer.hyperparameters() == {"beta1": 0.8, "beta2": 0.99, "eps": 1e-6}
+    momentum = FastNetClassifier(hidden_layer_sizes=(5,), max_iter=3, optimizer="momentum", momentum=0.5,
+                                 random_state=0, backend="numpy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        momentum.fit(X, y)
+    assert momentum.network_._optimizer.hyperparameters() == {"mu": 0.5}
+    with pytest.raises(ValueError, match="beta_1 must lie in 0 < beta_1 < 1, got 1.5"):
+        FastNetClassifier(beta_1=1.5).fit(X, y)

@@ -3,7 +3,7 @@
 The CUDA simulator runs the kernels as Python, so it cannot catch what only the CUDA
 compiler rejects (a shared array whose size is not a constant, a type that does not
 unify) or a float32 kernel that silently computes in float64 (a bare ``1.0`` in the
-maths). This compiles them all (24 kernels, both dtypes) to PTX in a process of its own, with NVRTC and NVVM from
+maths). This compiles them all (29 kernels, both dtypes) to PTX in a process of its own, with NVRTC and NVVM from
 ``numba-cuda[cu13]`` and no GPU; CI installs those (see .ci/run).
 """
 
@@ -16,9 +16,10 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# Float64 is intended in one place of a float32 kernel: Adam's bias corrections
-# 1 - beta**t, computed in float64 once per thread from float64 betas, as on the host.
-FLOAT64_ON_PURPOSE = ("reduce_update adam float32",)
+# Float64 is intended in one place of a float32 kernel: the update rule's constants
+# (Adam's bias corrections 1 - beta**t, RMSprop's 1 - alpha), computed in float64 once per
+# thread from float64 settings, as on the host, then cast; never per element.
+FLOAT64_ON_PURPOSE = ("reduce_update adam float32", "reduce_update adamw float32", "reduce_update rmsprop float32")
 
 
 def nvrtc_missing():
@@ -50,9 +51,9 @@ def compiled():
 def test_every_gpu_kernel_compiles_for_sm_90(compiled):
     names = " ".join(compiled)
     for kernel in ("tile_step", "reduce_update", "reset", "bias_activation", "activation_backward", "cost_and_delta",
-                   "column_sums", "axpy", "momentum_update", "adam_update"):
+                   "column_sums", "axpy", "update"):
         assert f"{kernel} " in names
-    assert len(compiled) == 48  # 24 kernels (compile_kernels.py's list) in two dtypes
+    assert len(compiled) == 58  # 29 kernels (compile_kernels.py's list) in two dtypes
 
 
 def test_float32_kernels_compute_in_float32(compiled):

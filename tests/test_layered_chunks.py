@@ -1,4 +1,4 @@
-"""Chunks of layered updates checked once each (fastnet/layered_chunks.py), run on the CPU.
+"""Chunks of layered updates checked once each (fastnet/training/layered_chunks.py), run on the CPU.
 
 The GPU backend trains large networks this way, so that a NaN check is one host sync a
 chunk, not one an update. The runner is written against the ops, so a reference Ops
@@ -11,7 +11,7 @@ import pytest
 
 import fastnet
 from fastnet.backends.reference import Ops
-from fastnet.layered_chunks import LayeredChunks
+from fastnet.training.layered_chunks import LayeredChunks
 
 
 class ChunkedOps(Ops):
@@ -66,23 +66,31 @@ def test_divergence_inside_a_chunk_is_found_at_its_update_with_the_weights_from_
     assert chunked._optimizer.t == plain._optimizer.t
 
 
-def test_ctrl_c_inside_a_chunk_goes_back_to_the_last_recorded_epoch(monkeypatch):
+@pytest.mark.parametrize("fit", [dict(epochs=200, lr=0.01), dict(epochs=20, lr=0.01, batch_size=4)],
+                         ids=["full-batch", "mini-batch"])
+def test_ctrl_c_inside_a_chunk_keeps_every_finished_update(monkeypatch, fit):
     X, Y = problem()
     chunked, plain = pair()
-    chunked.fit(X, Y, epochs=2, lr=0.01)
-    before = [a.copy() for a in weights(chunked)]
+    for net in (chunked, plain):
+        net.fit(X, Y, epochs=2, lr=0.01)
     calls = {"n": 0}
     backprop = chunked._backprop
 
     def interrupting(*args):
         calls["n"] += 1
-        if calls["n"] == 30:  # inside the first chunk of the next fit
+        if calls["n"] == 30:  # inside the first chunk of the next fit (the replay calls it again)
             raise KeyboardInterrupt
         return backprop(*args)
 
     monkeypatch.setattr(chunked, "_backprop", interrupting)
     with pytest.raises(KeyboardInterrupt):
-        chunked.fit(X, Y, epochs=200, lr=0.01)
-    assert chunked.history == [] and chunked._optimizer.t == 2
-    for a, b in zip(weights(chunked), before):
+        chunked.fit(X, Y, **fit)
+    assert chunked._optimizer.t == 2 + 29  # the 29 finished updates are kept, the 30th is not
+    if "batch_size" in fit:  # 12 batches an epoch: two epochs recorded, the third cut short
+        assert len(chunked.history) == 2
+        return
+    assert len(chunked.history) == 29
+    plain.fit(X, Y, epochs=29, lr=0.01)
+    np.testing.assert_allclose(chunked.history, plain.history, rtol=1e-12)
+    for a, b in zip(weights(chunked), weights(plain)):
         np.testing.assert_array_equal(a, b)

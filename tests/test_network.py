@@ -166,7 +166,7 @@ def test_set_params_with_a_wrong_shape_changes_nothing():
 @pytest.mark.parametrize(
     "kwargs,message",
     [
-        (dict(optimizer="rmsprop"), "valid: gd, sgd, momentum, adam"),
+        (dict(optimizer="lbfgs"), "valid: gd, sgd, momentum, adam, rmsprop, adamw"),
         (dict(callback=42), "callback must be callable"),
         (dict(checkpoint_every=5), "checkpoint=PATH"),
         (dict(checkpoint="c.npz", checkpoint_every=0), "checkpoint_every must be a positive integer"),

@@ -105,6 +105,6 @@ def test_unknown_optimizer_is_rejected_with_the_valid_names():
     X, Y = small_problem()
     net = fastnet.Network(**SETTINGS)
     before = to_numpy(net.weights[0]).copy()
-    with pytest.raises(ValueError, match="valid: gd, sgd, momentum, adam"):
-        net.fit(X, Y, epochs=1, lr=0.1, optimizer="rmsprop")
+    with pytest.raises(ValueError, match="valid: gd, sgd, momentum, adam, rmsprop, adamw"):
+        net.fit(X, Y, epochs=1, lr=0.1, optimizer="lbfgs")
     np.testing.assert_array_equal(to_numpy(net.weights[0]), before)

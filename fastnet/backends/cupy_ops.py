@@ -21,6 +21,7 @@ import os
 
 import numpy
 
+from .. import maths
 from .reference import Ops, check_activation
 
 SIMULATOR_ENV = "NUMBA_ENABLE_CUDASIM"
@@ -83,8 +84,9 @@ class CupyOps(Ops):
         self.block = self.block or self.layers.BLOCK
         self.tile = self.tile or self.layers.TILE
         self.step_threads = 16 if simulate else self.step.THREADS
-        self.activations, self.losses = self.layers.device_tables()
-        self.axpy_kernel, self.momentum_kernel, self.adam_kernel = self.layers.make_updates()
+        self.activations, self.losses, self.rules = self.layers.device_tables()
+        self.axpy_kernel = self.layers.make_axpy()
+        self.host_rules = maths.update_rules()  # each update's constants are worked out on the host
         self._built = {}
 
     def errstate(self):
@@ -123,8 +125,9 @@ class CupyOps(Ops):
                                             self.losses[loss], dtype, rows, self.step_threads)
         if name == "reduce_update":
             sizes, rule = names
-            return self.step.make_reduce_update(self.step.Layout(sizes), self.step.make_rules(dtype)[rule], dtype,
-                                                self.step_threads)
+            return self.step.make_reduce_update(self.step.Layout(sizes), self.rules[rule], dtype, self.step_threads)
+        if name == "update":
+            return layers.make_update(self.rules[names[0]])
         if name == "reset":
             return self.step.make_reset(self.step_threads)
         raise KeyError(name)
@@ -151,7 +154,7 @@ class CupyOps(Ops):
             return None
         hidden = net._activations[0] if len(net.layers) > 2 else net.output_activation
         kernels = (self.kernel("tile_step", dtype, layout.sizes, hidden, net.output_activation, loss, rows),
-                   self.kernel("reduce_update", dtype, layout.sizes, optimizer.name),
+                   self.kernel("reduce_update", dtype, layout.sizes, optimizer.rule),
                    self.kernel("reset", dtype), rows, self.step_threads)
         return FusedStep(self, net, optimizer, X, Y, lr, alpha, kernels, batch)
 
@@ -224,14 +227,8 @@ class CupyOps(Ops):
         self.launch(self.axpy_kernel, self._blocks(flat.size), self.block, flat, grad.reshape(-1), param.dtype.type(step))
         return param
 
-    def momentum_update(self, param, grad, velocity, lr, mu):
-        t, flat = param.dtype.type, param.reshape(-1)
-        self.launch(self.momentum_kernel, self._blocks(flat.size), self.block, flat, grad.reshape(-1),
-                    velocity.reshape(-1), t(lr), t(mu))
-        return param
-
-    def adam_update(self, param, grad, m1, m2, lr, beta1, beta2, eps, c1, c2):
-        t, flat = param.dtype.type, param.reshape(-1)
-        self.launch(self.adam_kernel, self._blocks(flat.size), self.block, flat, grad.reshape(-1), m1.reshape(-1),
-                    m2.reshape(-1), t(lr), t(beta1), t(beta2), t(1.0 - beta1), t(1.0 - beta2), t(eps), t(c1), t(c2))
+    def update(self, rule, param, grad, state, lr, t, settings):
+        k = self.host_rules[rule].constants(lr, t, settings, param.dtype.type)  # on the host, once an update
+        s1, s2 = (list(state) + [param[:0], param[:0]])[:2]  # empty stand-ins: the kernel never touches them
+        self.launch(self.kernel("update", param.dtype, rule), self._blocks(param.size), self.block, param, grad, s1, s2, k)
         return param

@@ -16,14 +16,16 @@ the kernels run one by one on NumPy arrays: the same code path, minus the graph.
 
 import numpy
 
-# Full-batch iterations per chunk when nothing (a callback, a checkpoint) asks for the
-# host sooner: one readback per 100 updates is 30 for digits' 3000, while a graph of
-# 200 kernels stays small to capture. A diverging update is still found exactly.
-CHUNK_ITERATIONS = 100
+from ..training.runners import CHUNK_ITERATIONS, ChunkResult
 
 
 class FusedStep:
     """The fused GPU step of one ``fit`` call: kernels, double buffers and CUDA graphs.
+
+    A step runner of the training driver (see :mod:`fastnet.training.runners` for the
+    contract). Its kernels apply each update's gradient themselves, so it offers no
+    point between the two: a run that needs one (``on_gradient``) takes the layered
+    updates instead.
 
     Parameters
     ----------
@@ -40,8 +42,11 @@ class FusedStep:
         The most rows an iteration takes (sizes the partial gradients).
     """
 
+    chunk_epochs = CHUNK_ITERATIONS
+
     def __init__(self, ops, net, optimizer, X, Y, lr, alpha, kernels, batch):
         self.ops, self.optimizer = ops, optimizer
+        self.interrupted = None
         self.tile_step, self.reduce_update, self.reset, self.rows, self.threads = kernels
         self.m = X.shape[0]
         dtype = X.dtype
@@ -60,10 +65,7 @@ class FusedStep:
         self.t_base = ops_alloc((1,), numpy.int64)
         self.order = ops.asarray(numpy.arange(self.m), numpy.int64)
         self.X, self.Y = X, Y
-        hyper = optimizer.hyperparameters()
-        a = hyper.get("mu", hyper.get("beta1", 0.0))
-        self.scalars = dict(lr=self.t(lr), a=self.t(a), b=self.t(hyper.get("beta2", 0.0)), eps=self.t(hyper.get("eps", 0.0)),
-                            beta1=numpy.float64(hyper.get("beta1", 0.0)), beta2=numpy.float64(hyper.get("beta2", 0.0)),
+        self.scalars = dict(lr=numpy.float64(lr), h=tuple(numpy.float64(v) for v in optimizer.settings.values()),
                             alpha=float(alpha), floor=self.t(numpy.finfo(dtype).tiny))
         self._graphs, self._seen = {}, set()  # graphs by chunk shape; shapes run once eagerly
         if not ops.simulated:
@@ -113,7 +115,7 @@ class FusedStep:
             for dst, src in zip(*self.buffers):
                 self.ops.copy_into(dst, src)
         self.optimizer.t += done
-        return [float(c) for c in record[0, :done]], bool(flagged.size)
+        return ChunkResult([float(c) for c in record[0, :done]], bool(flagged.size))
 
     def _execute(self, batches):
         """Run the chunk's kernels and return the host copy of its record (costs, flags)."""
@@ -167,10 +169,5 @@ class FusedStep:
                    t(1.0 / count), t(0.5 * s["alpha"]), s["floor"], self.partials, self.partial_costs, self.stopped)
             launch(self.reduce_update, -(-self.n_params // self.threads), self.threads, src[0], dst[0], src[1], dst[1],
                    src[2], dst[2], self.partials, self.partial_costs, tiles, t(count), t(s["alpha"] / count),
-                   s["lr"], s["a"], s["b"], s["eps"], s["beta1"], s["beta2"], self.t_base, k, self.record, self.stopped)
+                   s["lr"], s["h"], self.t_base, k, self.record, self.stopped)
             self._launched = k + 1
-
-
-def batches_of(m, batch_size):
-    """The ``(start, count)`` of each mini-batch of one epoch over m rows."""
-    return [(start, min(batch_size, m - start)) for start in range(0, m, batch_size)]

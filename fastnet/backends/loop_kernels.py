@@ -155,22 +155,30 @@ def all_finite(a):
 
 
 def axpy(param, grad, step):
-    """param += step * grad over flat (1-D) views: the gradient-descent update."""
+    """param += step * grad over flat (1-D) views (the L2 penalty's gradient)."""
     for i in range(param.shape[0]):
         param[i] += step * grad[i]
 
 
-def momentum_update(param, grad, velocity, lr, mu):
-    """velocity = mu * velocity - lr * grad; param += velocity (flat views)."""
-    for i in range(param.shape[0]):
-        velocity[i] = mu * velocity[i] - lr * grad[i]
-        param[i] += velocity[i]
+def make_update(rule):
+    """A kernel ``update(param, grad, s1, s2, k)``: one step of ``rule`` over flat (1-D) views, in place.
 
+    ``rule`` is a :class:`fastnet.maths.UpdateRule` and ``k`` its constants for this
+    update. A rule keeps ``rule.n_state`` state arrays; ``s1``, ``s2`` beyond those are
+    never read or written (pass any array of the parameters' type).
+    """
+    update, n_state = rule.update, rule.n_state
 
-def adam_update(param, grad, m1, m2, lr, beta1, beta2, eps, c1, c2):
-    """One Adam step over flat views; ``c1``, ``c2`` are the bias corrections."""
-    for i in range(param.shape[0]):
-        g = grad[i]
-        m1[i] = beta1 * m1[i] + (1.0 - beta1) * g
-        m2[i] = beta2 * m2[i] + (1.0 - beta2) * g * g
-        param[i] -= lr * (m1[i] / c1) / (math.sqrt(m2[i] / c2) + eps)
+    def update_params(param, grad, s1, s2, k):
+        for i in range(param.shape[0]):
+            zero = type(param[i])(0)
+            a = s1[i] if n_state >= 1 else zero
+            b = s2[i] if n_state >= 2 else zero
+            p, a, b = update(param[i], grad[i], a, b, k)
+            param[i] = p
+            if n_state >= 1:
+                s1[i] = a
+            if n_state >= 2:
+                s2[i] = b
+
+    return update_params

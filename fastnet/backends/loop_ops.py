@@ -43,16 +43,18 @@ class LoopOps(Ops):
         self.weight_grads_kernel = compile(loop_kernels.weight_grads)
         self.all_finite_kernel = compile(loop_kernels.all_finite)
         self.axpy_kernel = compile(loop_kernels.axpy)
-        self.momentum_kernel = compile(loop_kernels.momentum_update)
-        self.adam_kernel = compile(loop_kernels.adam_update)
+        self.rules = maths.update_rules()
 
     def kernel(self, factory, *names):
-        """``factory`` of :mod:`loop_kernels` applied to the named activation (or loss and activation), compiled once."""
+        """``factory`` of :mod:`loop_kernels` applied to the named activation (or loss and activation, or update
+        rule), compiled once."""
         key = (factory, names)
         built = self._built.get(key)
         if built is None:
             if factory is loop_kernels.make_cost_and_delta:
                 built = factory(self.losses[names[0]], self.activations[names[1]])
+            elif factory is loop_kernels.make_update:
+                built = factory(self.rules[names[0]])
             else:
                 built = factory(self.activations[names[0]])
             built = self._built[key] = self.compile(built)
@@ -106,15 +108,11 @@ class LoopOps(Ops):
         self.axpy_kernel(param.reshape(-1), grad.reshape(-1), param.dtype.type(step))
         return param
 
-    def momentum_update(self, param, grad, velocity, lr, mu):
-        t = param.dtype.type
-        self.momentum_kernel(param.reshape(-1), grad.reshape(-1), velocity.reshape(-1), t(lr), t(mu))
-        return param
-
-    def adam_update(self, param, grad, m1, m2, lr, beta1, beta2, eps, c1, c2):
-        t = param.dtype.type
-        self.adam_kernel(param.reshape(-1), grad.reshape(-1), m1.reshape(-1), m2.reshape(-1),
-                         t(lr), t(beta1), t(beta2), t(eps), t(c1), t(c2))
+    def update(self, rule, param, grad, state, lr, t, settings):
+        cast = param.dtype.type
+        k = self.rules[rule].constants(lr, t, settings, cast)
+        s1, s2 = (list(state) + [param[:0], param[:0]])[:2]  # rules with less state get empty stand-ins
+        self.kernel(loop_kernels.make_update, rule)(param, grad, s1, s2, k)
         return param
 
 
@@ -168,3 +166,4 @@ class NumbaOps(LoopOps):
         activations = maths.compile_for_numba(maths.activation_table(exp=math.exp))
         super().__init__(compile=numba_jit(numba), activations=activations)
         self.losses = maths.compile_for_numba(self.losses)
+        self.rules = maths.compile_for_numba(self.rules)

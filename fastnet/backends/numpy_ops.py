@@ -193,17 +193,3 @@ class NumpyOps(Ops):
         with self.errstate():
             total = sum(numpy.sum(a) for a in arrays)
         return bool(numpy.isfinite(total))
-
-    def momentum_update(self, param, grad, velocity, lr, mu):
-        velocity *= mu
-        velocity -= lr * grad
-        param += velocity
-        return param
-
-    def adam_update(self, param, grad, m1, m2, lr, beta1, beta2, eps, c1, c2):
-        m1 *= beta1
-        m1 += (1.0 - beta1) * grad
-        m2 *= beta2
-        m2 += (1.0 - beta2) * grad * grad
-        param -= lr * (m1 / c1) / (numpy.sqrt(m2 / c2) + eps)
-        return param

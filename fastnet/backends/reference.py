@@ -16,7 +16,7 @@ import contextlib
 
 import numpy
 
-from ..maths import ACTIVATIONS
+from ..maths import ACTIVATIONS, update_rules
 
 # The whole-array form of each activation in fastnet.maths: (forward(xp, Z), grad(xp, H)),
 # grad from the stored H = f(Z). The softmax's forward is done row-wise in activate().
@@ -28,6 +28,45 @@ VECTORISED = {
     "softmax": (None, None),
 }
 assert tuple(VECTORISED) == ACTIVATIONS, "every activation in fastnet.maths needs its vectorised form here"
+
+
+
+# The whole-array form of each update rule in fastnet.maths, in place on flat arrays:
+# rule(xp, param, grad, s1, s2, k) with k the rule's constants (see maths.UpdateRule).
+def _gradient_descent(xp, p, g, s1, s2, k):
+    (lr,) = k
+    p -= lr * g
+
+
+def _momentum(xp, p, g, velocity, s2, k):
+    lr, mu = k
+    velocity *= mu
+    velocity -= lr * g
+    p += velocity
+
+
+def _adam(xp, p, g, m1, m2, k):
+    lr, beta1, rest1, beta2, rest2, eps, c1, c2, decay = k
+    m1 *= beta1
+    m1 += rest1 * g
+    m2 *= beta2
+    m2 += rest2 * g * g
+    if decay != 1:  # AdamW's decoupled weight decay
+        p *= decay
+    p -= lr * (m1 / c1) / (xp.sqrt(m2 / c2) + eps)
+
+
+def _rmsprop(xp, p, g, square_avg, s2, k):
+    lr, alpha, rest, eps = k
+    square_avg *= alpha
+    square_avg += rest * g * g
+    p -= lr * g / (xp.sqrt(square_avg) + eps)
+
+
+UPDATE_RULES = update_rules()
+VECTORISED_UPDATES = {"gd": _gradient_descent, "momentum": _momentum, "adam": _adam, "rmsprop": _rmsprop,
+                      "adamw": _adam}
+assert set(VECTORISED_UPDATES) == set(UPDATE_RULES), "every update rule in fastnet.maths needs its vectorised form here"
 
 
 def check_activation(kind):
@@ -53,7 +92,7 @@ class Ops:
         command line times apart from training.
     chunked_checks : bool
         Whether training checks for divergence once per chunk of updates rather
-        than after each (see :mod:`fastnet.layered_chunks`): worth it where a check
+        than after each (see :mod:`fastnet.training.layered_chunks`): worth it where a check
         is a host synchronisation.
     """
 
@@ -223,20 +262,16 @@ class Ops:
         xp = self.xp
         return all(bool(xp.isfinite(a).all()) for a in arrays)
 
-    def momentum_update(self, param, grad, velocity, lr, mu):
-        """velocity = mu * velocity - lr * grad; param += velocity."""
-        velocity[...] = mu * velocity - lr * grad
-        param += velocity
-        return param
+    def update(self, rule, param, grad, state, lr, t, settings):
+        """One step of the update rule named ``rule`` over flat arrays, in place.
 
-    def adam_update(self, param, grad, m1, m2, lr, beta1, beta2, eps, c1, c2):
-        """Adam: m1, m2 = running moments of grad; param -= lr * (m1/c1) / (sqrt(m2/c2) + eps).
-
-        ``c1`` and ``c2`` are the bias corrections 1 - beta1**t and 1 - beta2**t.
+        ``state`` holds the rule's state arrays (as many as it keeps), ``t`` is the
+        update's number (1 for the first) and ``settings`` the rule's settings as a
+        tuple (see :class:`fastnet.maths.UpdateRule`).
         """
-        m1[...] = beta1 * m1 + (1.0 - beta1) * grad
-        m2[...] = beta2 * m2 + (1.0 - beta2) * grad * grad
-        param -= lr * (m1 / c1) / (self.xp.sqrt(m2 / c2) + eps)
+        k = UPDATE_RULES[rule].constants(lr, t, settings, param.dtype.type)
+        s1, s2 = (list(state) + [None, None])[:2]
+        VECTORISED_UPDATES[rule](self.xp, param, grad, s1, s2, k)
         return param
 
     def fused_step(self, net, optimizer, X, Y, lr, alpha, batch):

@@ -26,6 +26,7 @@ if not hasattr(dispatcher, "get_current_device"):
     sys.exit(0)
 dispatcher.get_current_device = lambda: pytypes.SimpleNamespace(compute_capability=(9, 0))
 
+from fastnet import maths  # noqa: E402
 from kernels import layers, step  # noqa: E402
 
 CC = (9, 0)
@@ -38,7 +39,7 @@ def float64_ops(kernel, signature):
 
 
 def main():
-    activations, losses = layers.device_tables()
+    activations, losses, rules = layers.device_tables()
     found = {}
     for dtype, nb in (("float32", types.float32), ("float64", types.float64)):
         vec, mat, i64, ints = nb[::1], nb[:, ::1], types.int64, types.int64[::1]
@@ -49,11 +50,11 @@ def main():
             kernel = step.make_tile_step(layout, activations[hidden], activations[out], losses[loss], np.dtype(dtype), rows)
             found[f"tile_step {hidden}/{out}/{loss} {dtype}"] = float64_ops(
                 kernel, (vec, mat, mat, ints, i64, i64, nb, nb, nb, mat, vec, types.int32[::1]))
-        for rule in ("gd", "momentum", "adam"):
-            kernel = step.make_reduce_update(layout, step.make_rules(np.dtype(dtype))[rule], np.dtype(dtype))
+        for rule, settings in ((name, len(r.settings)) for name, r in rules.items()):
+            kernel = step.make_reduce_update(layout, rules[rule], np.dtype(dtype))
+            h = types.UniTuple(types.float64, settings) if settings else types.Tuple(())
             found[f"reduce_update {rule} {dtype}"] = float64_ops(
-                kernel, (vec,) * 6 + (mat, vec, i64) + (nb,) * 6 + (types.float64, types.float64, ints, i64, mat,
-                                                                   types.int32[::1]))
+                kernel, (vec,) * 6 + (mat, vec, i64, nb, nb, types.float64, h, ints, i64, mat, types.int32[::1]))
         found[f"reset {dtype}"] = float64_ops(step.make_reset(), (types.int32[::1], mat))
         for kind in ("sigmoid", "tanh", "relu", "identity", "softmax"):
             found[f"bias_activation {kind} {dtype}"] = float64_ops(layers.make_bias_activation(activations[kind]),
@@ -65,10 +66,11 @@ def main():
             kernel = layers.make_cost_and_delta(losses[loss], activations[kind], np.dtype(dtype))
             found[f"cost_and_delta {loss} {dtype}"] = float64_ops(kernel, (vec, vec, nb, nb, vec, vec))
         found[f"column_sums {dtype}"] = float64_ops(layers.make_column_sums(np.dtype(dtype)), (mat, vec))
-        axpy, momentum, adam = layers.make_updates()
-        found[f"axpy {dtype}"] = float64_ops(axpy, (vec, vec, nb))
-        found[f"momentum_update {dtype}"] = float64_ops(momentum, (vec, vec, vec, nb, nb))
-        found[f"adam_update {dtype}"] = float64_ops(adam, (vec,) * 4 + (nb,) * 8)
+        found[f"axpy {dtype}"] = float64_ops(layers.make_axpy(), (vec, vec, nb))
+        for rule, host in maths.update_rules().items():  # the constants' count: what maths' constants() returns
+            n_constants = len(host.constants(0.1, 1, tuple(host.settings.values()), float))
+            found[f"update {rule} {dtype}"] = float64_ops(layers.make_update(rules[rule]),
+                                                          (vec,) * 4 + (types.UniTuple(nb, n_constants),))
     print(json.dumps({"compiled": found}))
 
 

@@ -208,11 +208,8 @@ class FusedOps(NumpyOps):
     def axpy(self, param, grad, step):
         return self.loops.axpy(param, grad, step)
 
-    def momentum_update(self, param, grad, velocity, lr, mu):
-        return self.loops.momentum_update(param, grad, velocity, lr, mu)
-
-    def adam_update(self, param, grad, m1, m2, lr, beta1, beta2, eps, c1, c2):
-        return self.loops.adam_update(param, grad, m1, m2, lr, beta1, beta2, eps, c1, c2)
+    def update(self, rule, param, grad, state, lr, t, settings):
+        return self.loops.update(rule, param, grad, state, lr, t, settings)
 
 
 def _contiguous(*arrays):

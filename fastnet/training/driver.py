@@ -1,0 +1,222 @@
+"""The training driver behind :meth:`fastnet.Network.fit`: one epoch loop for every backend.
+
+The loop hands chunks of updates to a step runner (:mod:`.runners`) and records what
+they finished: the cost history, callbacks, checkpoints. Every runner keeps one
+contract (finished updates kept, the failing or interrupted one undone), so the
+promises hold on every backend:
+
+* divergence (a NaN or Inf in the cost or a weight) raises :class:`DivergenceError`
+  with the weights from before the failing update;
+* Ctrl-C keeps every finished update, and the network holds the weights of the last
+  one; in full-batch training those are the weights after ``len(net.history)`` epochs;
+* checkpoints are written at epoch ends; resuming from one restores weights,
+  optimiser state, random state and cost history, so the run continues exactly.
+
+A full batch runs up to the runner's ``chunk_epochs`` epochs a chunk (one with a
+callback; a chunk ends on each checkpoint epoch), mini-batches one epoch a chunk.
+"""
+
+import zlib
+
+import numpy
+
+from .. import checkpoint as checkpoints
+from ..backends.reference import BackendMemoryError
+from ..optimizers import SGD_BATCH_SIZE, check_optimizer, check_settings, make_optimizer
+from ..validation import positive_number
+from .layered_chunks import LayeredChunks
+from .runners import HostSteps, batches_of
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced a NaN or Inf; the network keeps the last finite weights.
+
+    Attributes
+    ----------
+    epoch : int
+        1-based epoch in which it happened.
+    iteration : int
+        1-based parameter update (counted over this ``fit`` call) that diverged.
+    lr : float
+    history : list of float
+        Costs of the epochs completed before it.
+    """
+
+    def __init__(self, epoch, iteration, lr, history, *, what="the cost or a weight became NaN or Inf",
+                 kept="the weights from before that update"):
+        self.epoch, self.iteration, self.lr, self.history = epoch, iteration, lr, history
+        super().__init__(
+            f"training diverged at iteration {iteration} (epoch {epoch}) with learning rate {lr:g}: "
+            f"{what}. The network keeps {kept}. Try a smaller learning rate, e.g. lr={lr / 10:g}."
+        )
+
+
+def data_fingerprint(X, Y):
+    """A CRC of the training data, so a checkpoint is never resumed on other data."""
+    crc = zlib.crc32(numpy.ascontiguousarray(X).view(numpy.uint8))
+    return zlib.crc32(numpy.ascontiguousarray(Y).view(numpy.uint8), crc)
+
+
+def check_fit_options(epochs, lr, batch_size, optimizer, callback, checkpoint, checkpoint_every,
+                      optimizer_settings=None):
+    """Validate fit's settings before anything changes; returns the cleaned epochs, lr and batch_size."""
+    epochs = positive_number("epochs", epochs, integer=True)
+    lr = float(positive_number("lr", lr))
+    if batch_size is not None:
+        batch_size = positive_number("batch_size", batch_size, integer=True)
+    check_optimizer(optimizer)
+    if optimizer_settings is not None and not isinstance(optimizer_settings, dict):
+        raise ValueError(f"optimizer_settings must be a dict such as {{'beta2': 0.99}}, got {optimizer_settings!r}")
+    check_settings(optimizer, optimizer_settings)
+    if callback is not None and not callable(callback):
+        raise ValueError(f"callback must be callable as callback(epoch, cost), got {callback!r}")
+    if checkpoint_every is not None:
+        positive_number("checkpoint_every", checkpoint_every, integer=True)
+        if checkpoint is None:
+            raise ValueError("checkpoint_every needs checkpoint=PATH to write to")
+    return epochs, lr, batch_size
+
+
+def check_alpha(alpha):
+    """Return the L2 penalty as a float, or raise ValueError unless it is finite and >= 0."""
+    try:
+        value = float(alpha)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not (value >= 0.0 and value != float("inf")) or isinstance(alpha, bool):
+        raise ValueError(f"alpha (the L2 penalty) must be a finite number >= 0, got {alpha!r}")
+    return value
+
+
+def fit_network(net, X, Y, *, epochs, lr, batch_size, optimizer, callback, checkpoint, checkpoint_every, resume,
+                alpha=0.0, shuffle=True, optimizer_settings=None, on_gradient=None):
+    """Train ``net`` on backend arrays X, Y; returns this call's cost history (see Network.fit).
+
+    ``on_gradient(grads, cost, count) -> cost`` runs between each update's gradient and
+    its application (see :class:`.runners.LayeredUpdates`).
+    """
+    m = X.shape[0]
+    if batch_size is None and optimizer == "sgd":
+        batch_size = SGD_BATCH_SIZE
+    batch = m if batch_size is None else min(batch_size, m)
+    full_batch = batch == m
+    fingerprint = data_fingerprint(net.ops.to_numpy(X), net.ops.to_numpy(Y)) if (checkpoint or resume) else None
+    optimizer_settings = check_settings(optimizer, optimizer_settings)
+    settings = {"optimizer": optimizer, "lr": lr, "batch_size": batch, "n_samples": m, "data_crc": fingerprint,
+                "alpha": alpha, "shuffle": shuffle, "optimizer_settings": optimizer_settings}
+    opt, history = _optimizer_and_history(net, optimizer, optimizer_settings, resume, settings)
+    start_epoch = len(history)
+    runner = make_runner(net, opt, X, Y, lr, alpha, batch, on_gradient)
+    log = EpochLog(net, opt, history, epochs, callback, checkpoint, checkpoint_every, settings)
+    updates = 0  # finished in this call
+    try:
+        while len(history) < epochs:
+            batches = _next_chunk(runner, log, full_batch, m, batch)
+            if not full_batch:
+                log.mid_epoch = True
+                runner.set_order(net._rng.permutation(m) if shuffle else numpy.arange(m))
+            costs, diverged = runner.run(batches)
+            updates += len(costs)
+            stop = log.record(costs, batches, full_batch)
+            if diverged:
+                raise DivergenceError(len(history) + 1, updates + 1, lr, list(history))
+            if stop:
+                break
+    except (KeyboardInterrupt, MemoryError) as exc:
+        if runner.interrupted is not None:  # stopped inside a chunk: keep what it finished
+            log.record(runner.interrupted.costs, batches, full_batch)
+            runner.interrupted = None
+        if isinstance(exc, KeyboardInterrupt):
+            log.save_on_interrupt(start_epoch)
+        elif not isinstance(exc, BackendMemoryError):
+            # A temporary of the array library itself (e.g. CuPy's inside a matrix
+            # product), not one of fastnet's buffers: name the batch and what to try.
+            raise BackendMemoryError(net.ops.name, (batch, X.shape[1]), X.dtype, exc, batch=True) from exc
+        raise
+    return history[start_epoch:]
+
+
+def make_runner(net, opt, X, Y, lr, alpha, batch, on_gradient=None):
+    """The step runner for this backend: its own fused step where it has one, else layered updates.
+
+    Where a divergence check is a host sync (``ops.chunked_checks``, the GPU) the
+    layered updates run in chunks checked once each; elsewhere one at a time.
+    """
+    ops = net.ops
+    if on_gradient is None:  # a fused step applies its own gradients: nothing can come between
+        fused = ops.fused_step(net, opt, X, Y, lr, alpha, batch)
+        if fused is not None:
+            return fused
+    if ops.chunked_checks:
+        max_chunk = max(LayeredChunks.chunk_epochs, -(-X.shape[0] // batch))
+        return LayeredChunks(net, opt, X, Y, lr, alpha, max_chunk, on_gradient)
+    return HostSteps(net, opt, X, Y, lr, alpha, on_gradient)
+
+
+def _optimizer_and_history(net, optimizer, optimizer_settings, resume, settings):
+    """The optimiser to train with and the history to extend: from the checkpoint, or the network's own.
+
+    The network keeps its optimiser between fit calls, so that Adam's moments carry on;
+    a call with other settings for the same optimiser keeps its state too.
+    """
+    if resume is not None:
+        state = checkpoints.read(resume, net, settings)  # raises before anything changes
+        opt = make_optimizer(optimizer, net.ops, net._param_buffer, optimizer_settings)
+        checkpoints.restore(state, net, opt)
+        history = list(state.history)
+    else:
+        opt = net._optimizer if net._optimizer is not None and net._optimizer.name == optimizer else None
+        if opt is None:
+            opt = make_optimizer(optimizer, net.ops, net._param_buffer, optimizer_settings)
+        else:
+            opt.configure(optimizer_settings)
+        history = []
+    net._optimizer = opt
+    net.history = history
+    return opt, history
+
+
+def _next_chunk(runner, log, full_batch, m, batch):
+    """The batches of the next chunk: one epoch of mini-batches, or full batches up to where the host must look."""
+    if not full_batch:
+        return batches_of(m, batch)
+    n = 1 if log.callback is not None else min(runner.chunk_epochs, log.epochs - len(log.history))
+    if log.checkpoint_every:
+        n = min(n, log.checkpoint_every - len(log.history) % log.checkpoint_every)
+    return [(0, m)] * n
+
+
+class EpochLog:
+    """The record of finished epochs: history, checkpoints and the callback."""
+
+    def __init__(self, net, opt, history, epochs, callback, checkpoint, checkpoint_every, settings):
+        self.net, self.opt, self.history, self.epochs = net, opt, history, epochs
+        self.callback, self.checkpoint, self.checkpoint_every = callback, checkpoint, checkpoint_every
+        self.settings = settings
+        # True inside a mini-batch epoch, whose weights, optimiser and random state are
+        # no epoch's end: only an epoch's end goes to the checkpoint, so resuming it is exact.
+        self.mid_epoch = False
+
+    def record(self, costs, batches, full_batch):
+        """Record the epochs that ``costs``, the finished updates of ``batches``, complete; True to stop."""
+        if full_batch:
+            return any([self.end_epoch(cost) for cost in costs])  # a chunk never outruns a callback
+        if len(costs) < len(batches):
+            return False
+        self.mid_epoch = False
+        m = sum(count for _, count in batches)
+        return self.end_epoch(sum(cost * count for cost, (_, count) in zip(costs, batches)) / m)
+
+    def end_epoch(self, cost):
+        """Record one finished epoch: history, checkpoint, callback. Returns True to stop."""
+        self.history.append(cost)
+        done = len(self.history)
+        every = self.checkpoint_every
+        if self.checkpoint is not None and (done == self.epochs or (every and done % every == 0)):
+            checkpoints.write(self.checkpoint, self.net, self.opt, done, self.history, self.settings)
+        return self.callback is not None and self.callback(done, cost) is False
+
+    def save_on_interrupt(self, start_epoch):
+        """After Ctrl-C, keep the work: the finished epochs go to the checkpoint (at an epoch's end only)."""
+        if self.checkpoint is not None and not self.mid_epoch and len(self.history) > start_epoch:
+            checkpoints.write(self.checkpoint, self.net, self.opt, len(self.history), self.history, self.settings)
