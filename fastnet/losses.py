@@ -1,5 +1,7 @@
 """Loss functions: the cost of a batch and the error signal it sends into the output layer."""
 
+from .maths import cross_entropy_entry
+
 LOSSES = ("mse", "cross_entropy")
 
 # Output activations for which cross-entropy's gradient w.r.t. z collapses to h - y.
@@ -16,6 +18,21 @@ def check_loss(loss, output_activation):
             f"activation is {output_activation!r}; use output_activation='softmax' (classes) "
             "or 'sigmoid' (independent labels)"
         )
+
+
+def table_loss(loss, output_activation):
+    """The entry of :func:`fastnet.maths.loss_table` that trains ``loss`` after ``output_activation``.
+
+    ``mse`` is itself; ``cross_entropy`` is the binary form after a sigmoid and the
+    categorical one after a softmax. Anything else raises ValueError: a loss is never
+    trained as another one.
+    """
+    check_loss(loss, output_activation)
+    if loss == "mse":
+        return "mse"
+    if loss == "cross_entropy":
+        return cross_entropy_entry(output_activation == "sigmoid")
+    raise ValueError(f"loss {loss!r} has no entry in fastnet.maths' loss table")
 
 
 def cost_and_delta(ops, loss, output_activation, H, Y, out):
@@ -36,6 +53,4 @@ def cost_and_delta(ops, loss, output_activation, H, Y, out):
         ``delta`` is ``out``.
     """
     scale = 1.0 / H.shape[0]
-    if loss == "mse":
-        return ops.mse_cost_and_delta(output_activation, H, Y, scale, out), out
-    return ops.cross_entropy_cost_and_delta(H, Y, output_activation == "sigmoid", scale, out), out
+    return ops.cost_and_delta(table_loss(loss, output_activation), output_activation, H, Y, scale, out), out

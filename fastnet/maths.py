@@ -143,7 +143,35 @@ def loss_table():
     }
 
 
+class Penalty(NamedTuple):
+    """A penalty on the weights: ``cost(w, alpha)``, one weight's share, and ``gradient(w, alpha)``, its derivative.
+
+    The caller divides both by the batch's rows, as it does the loss (scikit-learn's
+    alpha / (2 m) sum W^2). Biases are never penalised.
+    """
+
+    cost: Callable
+    gradient: Callable
+
+
+def penalty_table():
+    """The penalties, by name: ``l2``, scikit-learn's MLP penalty (its ``alpha``)."""
+
+    def l2_cost(w, alpha):
+        return type(w)(0.5) * alpha * w * w
+
+    def l2_gradient(w, alpha):
+        return alpha * w
+
+    return {"l2": Penalty(l2_cost, l2_gradient)}
+
+
 ACTIVATIONS = tuple(activation_table())
+
+
+def cross_entropy_entry(binary):
+    """The loss table's cross-entropy: ``binary_cross_entropy`` after a sigmoid, ``cross_entropy`` after a softmax."""
+    return "binary_cross_entropy" if binary else "cross_entropy"
 
 _registered = set()  # each function is registered with Numba once
 

@@ -47,9 +47,9 @@ def device_table(table):
 
 
 def device_tables():
-    """The activation, loss and update-rule tables of fastnet.maths, as device functions (built on the GPU's exp)."""
+    """The activation, loss, update-rule and penalty tables of fastnet.maths, as device functions (built on the GPU's exp)."""
     return (device_table(maths.activation_table(exp=math.exp)), device_table(maths.loss_table()),
-            device_table(maths.update_rules()))
+            device_table(maths.update_rules()), device_table(maths.penalty_table()))
 
 
 def blocks_for(n, block=BLOCK):

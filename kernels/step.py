@@ -78,13 +78,14 @@ class Layout:
         return 0
 
 
-def make_tile_step(layout, hidden, output, loss, dtype, rows, threads=THREADS):
-    """``tile_step[n_tiles, threads](params, X, Y, order, start, count, scale, half_l2, floor, partials, partial_costs, stopped)``.
+def make_tile_step(layout, hidden, output, loss, penalty, dtype, rows, threads=THREADS):
+    """``tile_step[n_tiles, threads](params, X, Y, order, start, count, scale, alpha, floor, partials, partial_costs, stopped)``.
 
     The batch is rows ``order[start : start + count]`` of X and Y; tile ``b`` takes
-    ``rows`` of them from ``b * rows``. ``scale`` is 1/count (the mean's), ``half_l2``
-    is alpha / 2: the penalty alpha / 2 sum W^2 is shared among the blocks' partial costs.
-    ``hidden``, ``output`` are device-compiled Activations, ``loss`` a device Loss.
+    ``rows`` of them from ``b * rows``. ``scale`` is 1/count (the mean's); the
+    penalty's cost at ``alpha`` is shared among the blocks' partial costs (the mean's
+    1/count comes in reduce_update). ``hidden``, ``output`` are device-compiled
+    Activations, ``loss`` a device Loss, ``penalty`` a device Penalty.
     """
     sizes, w_at, act_at, delta_at = layout.sizes, layout.w_at, layout.act_at, layout.delta_at
     n_acts, n_deltas, n_params = layout.n_acts, layout.n_deltas, layout.n_params
@@ -92,13 +93,14 @@ def make_tile_step(layout, hidden, output, loss, dtype, rows, threads=THREADS):
     hidden_f, hidden_g = hidden.forward, hidden.grad
     out_f, out_g, rowwise = output.forward, output.grad, output.rowwise
     cost, delta, through = loss.cost, loss.delta, loss.through_activation
+    penalty_cost = penalty.cost
     assert not (through and rowwise), "a loss through a softmax's derivative has no fused step"
     block_sum = make_block_sum(threads)
     # Shared array sizes must be literal constants to numba.cuda: computed here, not in the kernel.
     acts_size, deltas_size = rows * n_acts, rows * n_deltas
 
     @cuda.jit
-    def tile_step(params, X, Y, order, start, count, scale, half_l2, floor, partials, partial_costs, stopped):
+    def tile_step(params, X, Y, order, start, count, scale, alpha, floor, partials, partial_costs, stopped):
         if stopped[0] != 0:  # an earlier iteration of this chunk diverged: keep its state
             return
         acts = cuda.shared.array(acts_size, dtype)
@@ -163,11 +165,11 @@ def make_tile_step(layout, hidden, output, loss, dtype, rows, threads=THREADS):
             if through:
                 d = d * out_g(h)
             deltas[r * n_deltas + last_delta + j] = d
-        if half_l2 != zero:  # this block's share of alpha/2 sum W^2, each weight counted by one block
+        if alpha != zero:  # this block's share of the penalty, each weight counted by one block
             stride = cuda.gridDim.x * threads
             for l in range(L):
                 for p in range(w_at[l] + tile * threads + t, w_at[l] + sizes[l + 1] * sizes[l], stride):
-                    term += half_l2 * params[p] * params[p]
+                    term += penalty_cost(params[p], alpha)
         total = block_sum(term, scratch)  # synchronises: the output deltas are written
         if t == 0:
             partial_costs[tile] = total
@@ -208,7 +210,7 @@ def make_tile_step(layout, hidden, output, loss, dtype, rows, threads=THREADS):
     return tile_step
 
 
-def make_reduce_update(layout, rule, dtype, threads=THREADS):
+def make_reduce_update(layout, rule, penalty, dtype, threads=THREADS):
     """``reduce_update[blocks, threads](params, new, s1, new_s1, s2, new_s2, partials, partial_costs, n_tiles, count, l2_scale, lr, h, t_base, it, record, stopped)``.
 
     One thread per parameter. ``rule`` is a device-compiled
@@ -216,7 +218,8 @@ def make_reduce_update(layout, rule, dtype, threads=THREADS):
     float64, and each thread computes the update's constants from them and
     t = t_base[0] + it + 1 (the update's number since the optimiser started), then
     casts them to the parameters' type: the only float64 arithmetic of a float32
-    kernel, once a thread. ``l2_scale`` is alpha / count. Thread 0 writes the mean cost
+    kernel, once a thread. ``l2_scale`` is alpha / count, at which ``penalty`` (a device
+    Penalty) adds its gradient to each weight's. Thread 0 writes the mean cost
     to ``record[0, it]``; any thread that sees a NaN or Inf sets ``record[1, it] = 1``
     and ``stopped[0] = 1``. State buffers beyond the rule's ``n_state`` are stand-ins,
     never read or written.
@@ -225,6 +228,7 @@ def make_reduce_update(layout, rule, dtype, threads=THREADS):
     sizes = layout.sizes
     cast = numpy.dtype(dtype).type
     constants, update, n_state = rule.constants, rule.update, rule.n_state
+    penalty_gradient = penalty.gradient
 
     @cuda.jit
     def reduce_update(params, new, s1, new_s1, s2, new_s2, partials, partial_costs, n_tiles, count, l2_scale,
@@ -250,7 +254,7 @@ def make_reduce_update(layout, rule, dtype, threads=THREADS):
                 while p >= w_at[l + 1]:
                     l += 1
                 if p - w_at[l] < sizes[l + 1] * sizes[l]:  # a weight, not a bias: biases carry no penalty
-                    g += l2_scale * params[p]
+                    g += penalty_gradient(params[p], l2_scale)
             k = constants(lr, t_base[0] + it + 1, h, cast)
             zero = cast(0)
             a = s1[p] if n_state >= 1 else zero

@@ -294,3 +294,17 @@ def test_a_wide_weight_gradient_is_one_product_not_row_sized_chunks(monkeypatch)
     ops.weight_product(delta, h, dW)
     np.testing.assert_allclose(dW, delta.T @ h, rtol=1e-12)
     assert calls == []  # not the chunked path (which calls numpy.dot per chunk)
+
+
+def test_a_loss_outside_the_table_is_an_error_on_every_backend_never_another_loss(backend):
+    """Losses are dispatched through fastnet.maths' table: a name it lacks must not fall through to cross-entropy."""
+    from fastnet.losses import table_loss
+
+    ops = ops_of(backend)
+    H = ops.asarray(np.full((4, 3), 1 / 3))
+    out = ops.alloc((4, 3), H.dtype)
+    with pytest.raises(ValueError, match="no loss 'hinge' in the loss table"):
+        ops.cost_and_delta("hinge", "softmax", H, H, 0.25, out)
+    with pytest.raises(ValueError, match="unknown loss 'hinge'"):
+        table_loss("hinge", "softmax")
+    assert [table_loss("cross_entropy", a) for a in ("softmax", "sigmoid")] == ["cross_entropy", "binary_cross_entropy"]

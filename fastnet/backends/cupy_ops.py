@@ -22,11 +22,10 @@ import os
 import numpy
 
 from .. import maths
-from .reference import Ops, check_activation
+from ..losses import table_loss
+from .reference import Ops, check_activation, loss_of
 
 SIMULATOR_ENV = "NUMBA_ENABLE_CUDASIM"
-
-_LOSS_OF = {False: "cross_entropy", True: "binary_cross_entropy"}
 
 
 def simulated():
@@ -84,7 +83,7 @@ class CupyOps(Ops):
         self.block = self.block or self.layers.BLOCK
         self.tile = self.tile or self.layers.TILE
         self.step_threads = 16 if simulate else self.step.THREADS
-        self.activations, self.losses, self.rules = self.layers.device_tables()
+        self.activations, self.losses, self.rules, self.penalties = self.layers.device_tables()
         self.axpy_kernel = self.layers.make_axpy()
         self.host_rules = maths.update_rules()  # each update's constants are worked out on the host
         self._built = {}
@@ -122,10 +121,11 @@ class CupyOps(Ops):
         if name == "tile_step":
             sizes, hidden, output, loss, rows = names
             return self.step.make_tile_step(self.step.Layout(sizes), self.activations[hidden], self.activations[output],
-                                            self.losses[loss], dtype, rows, self.step_threads)
+                                            self.losses[loss], self.penalties["l2"], dtype, rows, self.step_threads)
         if name == "reduce_update":
             sizes, rule = names
-            return self.step.make_reduce_update(self.step.Layout(sizes), self.rules[rule], dtype, self.step_threads)
+            return self.step.make_reduce_update(self.step.Layout(sizes), self.rules[rule], self.penalties["l2"], dtype,
+                                                self.step_threads)
         if name == "update":
             return layers.make_update(self.rules[names[0]])
         if name == "reset":
@@ -147,10 +147,10 @@ class CupyOps(Ops):
         step, dtype = self.step, numpy.dtype(X.dtype)
         layout = step.Layout(net.layers)
         rows = self.step_rows or layout.tile_rows(dtype.itemsize)
-        loss = "mse" if net.loss == "mse" else _LOSS_OF[net.output_activation == "sigmoid"]
+        loss = table_loss(net.loss, net.output_activation)
         if (not self.fuse_steps or not rows or layout.n_params > step.MAX_PARAMS
                 or -(-batch // rows) * layout.n_params > step.MAX_PARTIALS
-                or (loss == "mse" and self.activations[net.output_activation].rowwise)):
+                or (self.losses[loss].through_activation and self.activations[net.output_activation].rowwise)):
             return None
         hidden = net._activations[0] if len(net.layers) > 2 else net.output_activation
         kernels = (self.kernel("tile_step", dtype, layout.sizes, hidden, net.output_activation, loss, rows),
@@ -202,14 +202,12 @@ class CupyOps(Ops):
         self.launch(self.kernel("column_sums", delta.dtype), delta.shape[1], self.block, delta, db)
 
     # -- losses --------------------------------------------------------------------
-    def mse_cost_and_delta(self, kind, H, Y, scale, out):
+    def cost_and_delta(self, loss, kind, H, Y, scale, out):
         check_activation(kind)
-        if self.activations[kind].rowwise:
-            return super().mse_cost_and_delta(kind, H, Y, scale, out)
-        return self._cost_and_delta("mse", kind, H, Y, scale, out)
-
-    def cross_entropy_cost_and_delta(self, H, Y, binary, scale, out):
-        return self._cost_and_delta(_LOSS_OF[bool(binary)], "identity", H, Y, scale, out)
+        through = loss_of(self.losses, loss).through_activation
+        if through and self.activations[kind].rowwise:  # the kernel's delta is elementwise
+            return super().cost_and_delta(loss, kind, H, Y, scale, out)
+        return self._cost_and_delta(loss, kind if through else "identity", H, Y, scale, out)
 
     def _cost_and_delta(self, loss, kind, H, Y, scale, out):
         """The kernel's per-block costs, summed on the device: the cost stays a device scalar."""

@@ -166,7 +166,7 @@ class FusedStep:
             src, dst = self.buffers if k % 2 == 0 else self.buffers[::-1]
             tiles = -(-count // self.rows)
             launch(self.tile_step, tiles, self.threads, src[0], self.X, self.Y, self.order, start, count,
-                   t(1.0 / count), t(0.5 * s["alpha"]), s["floor"], self.partials, self.partial_costs, self.stopped)
+                   t(1.0 / count), t(s["alpha"]), s["floor"], self.partials, self.partial_costs, self.stopped)
             launch(self.reduce_update, -(-self.n_params // self.threads), self.threads, src[0], dst[0], src[1], dst[1],
                    src[2], dst[2], self.partials, self.partial_costs, tiles, t(count), t(s["alpha"] / count),
                    s["lr"], s["h"], self.t_base, k, self.record, self.stopped)

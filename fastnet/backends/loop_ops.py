@@ -17,9 +17,7 @@ import numpy
 from .. import maths
 from ..kernel_cache import kernels_cached_in_user_folder
 from . import loop_kernels
-from .reference import Ops, check_activation
-
-_LOSS_OF = {False: "cross_entropy", True: "binary_cross_entropy"}
+from .reference import Ops, check_activation, loss_of
 
 
 class LoopOps(Ops):
@@ -87,14 +85,10 @@ class LoopOps(Ops):
         self.sum_rows_kernel(A, out)
         return out
 
-    def mse_cost_and_delta(self, kind, H, Y, scale, out):
-        return self._cost_and_delta("mse", kind, H, Y, scale, out)
-
-    def cross_entropy_cost_and_delta(self, H, Y, binary, scale, out):
-        return self._cost_and_delta(_LOSS_OF[bool(binary)], "identity", H, Y, scale, out)
-
-    def _cost_and_delta(self, loss, kind, H, Y, scale, out):
+    def cost_and_delta(self, loss, kind, H, Y, scale, out):
         check_activation(kind)
+        if not loss_of(self.losses, loss).through_activation:
+            kind = "identity"  # the activation's derivative is not applied: one kernel serves every output
         t = H.dtype.type
         total = self.kernel(loop_kernels.make_cost_and_delta, loss, kind)(H, Y, t(scale), t(numpy.finfo(H.dtype).tiny), out)
         return t(total / H.shape[0])

@@ -167,20 +167,6 @@ class NumpyOps(Ops):
         self.product(delta, W, out)  # (m, n_out) @ (n_out, n_in)
         return self.activation_backward(kind, H, out, out)
 
-    # -- losses ----------------------------------------------------------------
-    def mse_cost_and_delta(self, kind, H, Y, scale, out):
-        cost = self.mse_cost(H, Y)
-        numpy.subtract(H, Y, out=out)
-        out *= scale
-        self.activation_backward(kind, H, out, out)
-        return cost
-
-    def cross_entropy_cost_and_delta(self, H, Y, binary, scale, out):
-        cost = self.cross_entropy_cost(H, Y, binary)
-        numpy.subtract(H, Y, out=out)
-        out *= scale
-        return cost
-
     # -- updates -----------------------------------------------------------------
     def sum_of_squares(self, A):
         # einsum's own loop, not BLAS's dot: a multithreaded BLAS call between the fused

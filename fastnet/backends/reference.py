@@ -16,7 +16,7 @@ import contextlib
 
 import numpy
 
-from ..maths import ACTIVATIONS, update_rules
+from ..maths import ACTIVATIONS, cross_entropy_entry, loss_table, update_rules
 
 # The whole-array form of each activation in fastnet.maths: (forward(xp, Z), grad(xp, H)),
 # grad from the stored H = f(Z). The softmax's forward is done row-wise in activate().
@@ -29,6 +29,43 @@ VECTORISED = {
 }
 assert tuple(VECTORISED) == ACTIVATIONS, "every activation in fastnet.maths needs its vectorised form here"
 
+
+
+# The whole-array form of each loss in fastnet.maths: (cost(xp, H, Y, floor), delta(xp, H, Y)),
+# the cost summed over every entry (the caller takes the mean over rows).
+def _squared_error(xp, H, Y, floor):
+    return 0.5 * xp.sum((H - Y) ** 2)
+
+
+def _cross_entropy(xp, H, Y, floor):
+    return -xp.sum(Y * xp.log(xp.maximum(H, floor)))
+
+
+def _binary_cross_entropy(xp, H, Y, floor):
+    return _cross_entropy(xp, H, Y, floor) - xp.sum((1.0 - Y) * xp.log(xp.maximum(1.0 - H, floor)))
+
+
+def _difference(xp, H, Y):
+    return H - Y
+
+
+LOSS_TABLE = loss_table()
+VECTORISED_LOSSES = {"mse": (_squared_error, _difference), "cross_entropy": (_cross_entropy, _difference),
+                     "binary_cross_entropy": (_binary_cross_entropy, _difference)}
+assert set(VECTORISED_LOSSES) == set(LOSS_TABLE), "every loss in fastnet.maths needs its vectorised form here"
+
+
+def loss_of(table, loss):
+    """``table[loss]`` of a loss table, or ValueError naming the losses it has: never a fallthrough."""
+    try:
+        return table[loss]
+    except KeyError:
+        raise ValueError(f"no loss {loss!r} in the loss table; valid: {', '.join(table)}") from None
+
+
+def loss_entry(loss):
+    """The vectorised (cost, delta) of the loss table's entry ``loss``; ValueError for one it lacks."""
+    return loss_of(VECTORISED_LOSSES, loss)
 
 
 # The whole-array form of each update rule in fastnet.maths, in place on flat arrays:
@@ -209,38 +246,45 @@ class Ops:
         return self.hidden_delta(delta, W, H, kind, out)
 
     # -- losses ----------------------------------------------------------
-    def mse_cost(self, H, Y):
-        """Mean over rows of 1/2 ||y - h||^2, as a 0-d array on this backend."""
-        return 0.5 * self.xp.sum((H - Y) ** 2) / H.shape[0]
+    def cost(self, loss, H, Y):
+        """Mean over rows of the loss named ``loss`` (an entry of :func:`fastnet.maths.loss_table`), a 0-d array.
 
-    def mse_cost_and_delta(self, kind, H, Y, scale, out):
-        """:meth:`mse_cost` of H, Y, returned; (H - Y) * scale * f'(z) written into ``out``."""
-        cost = self.mse_cost(H, Y)
-        self.activation_backward(kind, H, (H - Y) * scale, out)
+        Probabilities are clipped below at the dtype's smallest normal number, so a
+        saturated output gives a large finite cost, never inf or nan.
+        """
+        return loss_entry(loss)[0](self.xp, H, Y, numpy.finfo(H.dtype).tiny) / H.shape[0]
+
+    def cost_and_delta(self, loss, kind, H, Y, scale, out):
+        """:meth:`cost` of H, Y, returned; the loss's delta into the output layer, times ``scale``, into ``out``.
+
+        Where the loss goes through the output activation (``mse``), the delta is
+        d(cost)/dh times f'(z) of the activation ``kind``; the cross-entropies after a
+        softmax or sigmoid are already d(cost)/dz, H - Y, as the two derivatives cancel.
+        """
+        cost_of, delta_of = loss_entry(loss)
+        cost = self.cost(loss, H, Y)
+        out[...] = delta_of(self.xp, H, Y)
+        out *= scale
+        if LOSS_TABLE[loss].through_activation:
+            self.activation_backward(kind, H, out, out)
         return cost
+
+    # The two loss families by their old names (tests and the GPU bench call them).
+    def mse_cost(self, H, Y):
+        """Mean over rows of 1/2 ||y - h||^2."""
+        return self.cost("mse", H, Y)
 
     def cross_entropy_cost(self, H, Y, binary):
-        """Mean over rows of -sum y log h (binary: plus (1 - y) log(1 - h)).
+        """Mean over rows of -sum y log h (binary: plus (1 - y) log(1 - h))."""
+        return self.cost(cross_entropy_entry(binary), H, Y)
 
-        Probabilities are clipped below at the dtype's smallest normal number, so
-        a saturated output gives a large finite cost, never inf or nan.
-        """
-        xp = self.xp
-        floor = numpy.finfo(H.dtype).tiny
-        total = -xp.sum(Y * xp.log(xp.maximum(H, floor)))
-        if binary:
-            total -= xp.sum((1.0 - Y) * xp.log(xp.maximum(1.0 - H, floor)))
-        return total / H.shape[0]
+    def mse_cost_and_delta(self, kind, H, Y, scale, out):
+        """``cost_and_delta("mse", kind, ...)``."""
+        return self.cost_and_delta("mse", kind, H, Y, scale, out)
 
     def cross_entropy_cost_and_delta(self, H, Y, binary, scale, out):
-        """:meth:`cross_entropy_cost` of H, Y, returned, and (H - Y) * scale written into ``out``.
-
-        After the softmax (or, ``binary``, the sigmoid) that the cross-entropy follows,
-        the loss's and the activation's derivatives cancel to H - Y.
-        """
-        cost = self.cross_entropy_cost(H, Y, binary)
-        out[...] = (H - Y) * scale
-        return cost
+        """``cost_and_delta`` of the (binary) cross-entropy after a softmax (sigmoid)."""
+        return self.cost_and_delta(cross_entropy_entry(binary), "identity", H, Y, scale, out)
 
     # -- parameters and updates (in place) -----------------------------------
     def axpy(self, param, grad, step):

@@ -39,7 +39,7 @@ def float64_ops(kernel, signature):
 
 
 def main():
-    activations, losses, rules = layers.device_tables()
+    activations, losses, rules, penalties = layers.device_tables()
     found = {}
     for dtype, nb in (("float32", types.float32), ("float64", types.float64)):
         vec, mat, i64, ints = nb[::1], nb[:, ::1], types.int64, types.int64[::1]
@@ -47,11 +47,12 @@ def main():
         rows = layout.tile_rows(np.dtype(dtype).itemsize)
         for hidden, out, loss in (("sigmoid", "sigmoid", "mse"), ("relu", "softmax", "cross_entropy"),
                                   ("tanh", "sigmoid", "binary_cross_entropy"), ("identity", "identity", "mse")):
-            kernel = step.make_tile_step(layout, activations[hidden], activations[out], losses[loss], np.dtype(dtype), rows)
+            kernel = step.make_tile_step(layout, activations[hidden], activations[out], losses[loss], penalties["l2"],
+                                         np.dtype(dtype), rows)
             found[f"tile_step {hidden}/{out}/{loss} {dtype}"] = float64_ops(
                 kernel, (vec, mat, mat, ints, i64, i64, nb, nb, nb, mat, vec, types.int32[::1]))
         for rule, settings in ((name, len(r.settings)) for name, r in rules.items()):
-            kernel = step.make_reduce_update(layout, rules[rule], np.dtype(dtype))
+            kernel = step.make_reduce_update(layout, rules[rule], penalties["l2"], np.dtype(dtype))
             h = types.UniTuple(types.float64, settings) if settings else types.Tuple(())
             found[f"reduce_update {rule} {dtype}"] = float64_ops(
                 kernel, (vec,) * 6 + (mat, vec, i64, nb, nb, types.float64, h, ints, i64, mat, types.int32[::1]))

@@ -21,7 +21,7 @@ from ... import maths
 from ...tuning import TUNING, blas_small_matrix_path
 from ..loop_ops import numba_jit
 from ..numpy_ops import NumpyOps
-from ..reference import check_activation
+from ..reference import check_activation, loss_of
 from . import kernels, rows
 from .blas_threads import SingleThreadScipyBlas
 from .exp import make_exp
@@ -32,7 +32,6 @@ from .row_rule import RowSplit
 FASTMATH = {"contract"}
 REDUCTION_FASTMATH = {"contract", "reassoc"}
 
-_LOSS_OF = {False: "cross_entropy", True: "binary_cross_entropy"}
 # The smallest probability a log is taken of, per dtype (numpy.finfo costs ~1 us a call).
 _FLOOR = {numpy.dtype(t): numpy.finfo(t).tiny for t in (numpy.float64, numpy.float32)}
 
@@ -185,21 +184,15 @@ class FusedOps(NumpyOps):
             self.loops.sum_rows(delta, db)
 
     # -- losses --------------------------------------------------------------------
-    def mse_cost_and_delta(self, kind, H, Y, scale, out):
+    def cost_and_delta(self, loss, kind, H, Y, scale, out):
         check_activation(kind)
-        if kind == "softmax" or not _contiguous(H, Y, out):
-            return super().mse_cost_and_delta(kind, H, Y, scale, out)
-        return self._cost_and_delta("mse", kind, H, Y, scale, out)
-
-    def cross_entropy_cost_and_delta(self, H, Y, binary, scale, out):
-        if not _contiguous(H, Y, out):
-            return super().cross_entropy_cost_and_delta(H, Y, binary, scale, out)
-        return self._cost_and_delta(_LOSS_OF[bool(binary)], "identity", H, Y, scale, out)
-
-    def _cost_and_delta(self, loss, kind, H, Y, scale, out):
+        through = loss_of(self.losses, loss).through_activation
+        # The kernel takes the delta through an elementwise activation only: a softmax's is row-wise.
+        if (through and kind == "softmax") or not _contiguous(H, Y, out):
+            return super().cost_and_delta(loss, kind, H, Y, scale, out)
         t = H.dtype.type
-        total = self.kernel(kernels.make_cost_and_delta, H.dtype, loss, kind)(H, Y, t(scale), _FLOOR[H.dtype], out)
-        return t(total / H.shape[0])
+        kernel = self.kernel(kernels.make_cost_and_delta, H.dtype, loss, kind if through else "identity")
+        return t(kernel(H, Y, t(scale), _FLOOR[H.dtype], out) / H.shape[0])
 
     # -- the numba backend's one-pass loops ------------------------------------------
     def all_finite(self, arrays):
