@@ -63,3 +63,16 @@ def digits():
 def to_numpy(a):
     """A NumPy copy of a NumPy or CuPy array."""
     return a.get() if hasattr(a, "get") and not isinstance(a, np.ndarray) else np.asarray(a)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """List the GPU tests' skip under one line: they all skip for the one reason that no GPU answers.
+
+    pytest folds skips by file, line and reason; the GPU tests sit in many files, so
+    without this the same reason would print once per file and line (about 30 times).
+    Counts stay as they are; the short summary that follows prints the folded line.
+    """
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        if isinstance(longrepr, tuple) and "backend 'cupy' unavailable" in longrepr[2]:
+            report.longrepr = ("GPU tests", None, longrepr[2])

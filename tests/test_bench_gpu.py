@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow  # subprocesses, the simulator or the compiler: CI runs them; -m 'not slow' skips
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

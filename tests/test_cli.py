@@ -15,6 +15,8 @@ from fastnet.cli import main
 from fastnet.cli.progress import ProgressBar
 from fastnet.tuning import TUNING
 
+pytestmark = pytest.mark.slow  # subprocesses, the simulator or the compiler: CI runs them; -m 'not slow' skips
+
 
 def fastnet_cmd(*argv, **kwargs):
     return subprocess.run([sys.executable, "-m", "fastnet", *argv], capture_output=True, text=True, **kwargs)

@@ -17,8 +17,10 @@ import pytest
 
 import fastnet
 from bench import report
-from fastnet.backends import backend_status
+from fastnet.backends import backend_status, resolve_name
 from fastnet.cli import main
+
+pytestmark = pytest.mark.slow  # subprocesses, the simulator or the compiler: CI runs them; -m 'not slow' skips
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -138,15 +140,16 @@ def test_bad_options_stop_before_the_data_is_read_or_anything_printed(iris, argv
 
 
 # -- 4 and 5. the fastest backend by default; FASTNET_BACKEND honoured ---------------------
-@pytest.mark.skipif(not backend_status("fused")[0], reason="Numba is not installed, so auto cannot pick fused")
-def test_auto_picks_fused_and_compiling_is_reported_apart_from_training(tmp_path):
+@pytest.mark.skipif(resolve_name("auto") not in ("fused", "cupy"),
+                    reason="auto picks numpy here (no Numba), which compiles nothing")
+def test_auto_picks_the_fastest_backend_and_compiling_is_reported_apart_from_training(tmp_path):
     cache = {"NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}  # an empty cache: the first run compiles
     first = fastnet_cmd("train", "--epochs", "20", "--quiet", env=cache)
     assert first.returncode == 0, first.stderr
-    assert "backend: fused" in first.stdout
+    assert f"backend: {resolve_name('auto')}" in first.stdout  # fused on a CPU machine, cupy on a GPU one
     compiling = [line for line in first.stdout.splitlines() if line.startswith("compiling kernels, once: ")]
     assert len(compiling) == 1 and float(compiling[0].split(": ")[1].split()[0]) >= 0.5
-    assert float(first.stdout.split("time: ")[1].split()[0]) < float(compiling[0].split(": ")[1].split()[0])
+    assert "time: " in first.stdout.split(compiling[0])[1]  # the training time is reported after, apart
     again = fastnet_cmd("train", "--epochs", "20", "--quiet", env=cache)  # the kernels come from the cache now
     assert "compiling kernels" not in again.stdout
 

@@ -7,6 +7,8 @@ import pytest
 
 from fastnet.cli import main
 
+pytestmark = pytest.mark.slow  # subprocesses, the simulator or the compiler: CI runs them; -m 'not slow' skips
+
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):

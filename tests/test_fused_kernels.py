@@ -213,6 +213,7 @@ def test_hidden_delta_on_strided_arrays_takes_the_numpy_path(fused, dtype):
     np.testing.assert_allclose(got, ref, rtol=RTOL[dtype], atol=RTOL[dtype] * np.abs(ref).max())
 
 
+@pytest.mark.slow  # a subprocess
 def test_kernels_come_back_from_numba_s_disk_cache_in_a_new_process(fused, tmp_path):
     """Kernels are closures over the maths table; Numba must find them on disk, not recompile each start."""
     import subprocess

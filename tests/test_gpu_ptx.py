@@ -14,6 +14,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow  # subprocesses, the simulator or the compiler: CI runs them; -m 'not slow' skips
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Float64 is intended in one place of a float32 kernel: the update rule's constants

@@ -13,10 +13,13 @@ import pytest
 
 from .conftest import require_backend
 
+pytestmark = pytest.mark.slow  # fresh interpreters: CI runs them; -m "not slow" skips them
+
 _POOLS = """
 import json, sys
 from threadpoolctl import threadpool_info
 import numpy, scipy.linalg.cython_blas  # every BLAS fastnet could touch, loaded first
+
 def pools():
     return {p["filepath"]: p["num_threads"] for p in threadpool_info()}
 before = pools()

@@ -103,9 +103,15 @@ def test_weight_grads_rows_matches_the_reference(fused, parts, dtype):
 def test_row_parts_splits_only_layers_worth_a_launch(fused):
     X, W, b, _, _ = _data(1078, 64, 30, "float64")
     out = np.empty((1078, 30))
-    threads = fused.split.threads
-    expected = min(threads, 1078 * W.size // TUNING.parallel_min_work)
-    assert fused.split.parts(1078, 1078 * W.size, X, W, b, out) == (expected if expected >= 2 else 0)
+    threads, least = fused.split.threads, TUNING.parallel_min_work
+    # What a split must be, not how it is computed: never more blocks than threads, each
+    # block worth a launch, and more work never split into fewer blocks.
+    counts = [fused.split.parts(1078, work, X, W, b, out) for work in (least, 2 * least, 5 * least, 10**9)]
+    for work, parts in zip((least, 2 * least, 5 * least, 10**9), counts):
+        assert parts == 0 or 2 <= parts <= threads
+        assert parts == 0 or work // parts >= least
+    assert counts == sorted(counts) and counts[0] == 0
+    assert counts[-1] == (threads if threads >= 2 else 0)
     # However few the rows, a big layer splits: it must not wake NumPy's BLAS threads.
     assert fused.split.parts(2, 10**9, X, W, b, out) == 2
     assert fused.split.parts(1, 10**9, X, W, b, out) == 0
@@ -128,6 +134,7 @@ def test_fused_training_on_the_row_parallel_path_matches_the_reference(fused):
     np.testing.assert_allclose(costs["fused"], costs["reference"], rtol=1e-10)
 
 
+@pytest.mark.slow  # a subprocess
 def test_row_parallel_switch_and_description():
     require_backend("fused")
     code = "from fastnet.backends import get_backend; ops = get_backend('fused'); print(ops.row_parallel_description())"

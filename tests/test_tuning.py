@@ -2,8 +2,11 @@
 
 import dataclasses
 import os
+import shutil
 import subprocess
 import sys
+
+import pytest
 
 from fastnet.tuning import TUNING, available_cores
 
@@ -18,6 +21,7 @@ def test_every_value_names_a_rule_of_bench_tuning():
     assert names and all(name in RULES for name in names), names
 
 
+@pytest.mark.slow  # a subprocess
 def test_bench_tuning_checks_both_sides_of_a_rule_then_times_them():
     proc = subprocess.run([sys.executable, "-m", "bench.tuning", "small_product", "row_max_loop", "--repeats", "1"],
                           cwd=ROOT, capture_output=True, text=True)
@@ -26,10 +30,15 @@ def test_bench_tuning_checks_both_sides_of_a_rule_then_times_them():
     assert len(rows) == 12 and all(line.split()[-2] in ("below", "above") for line in rows)
 
 
-def test_cores_available_follow_the_affinity_mask():
+def test_cores_available_lie_between_one_and_the_machine_s():
     assert 1 <= available_cores() <= (os.cpu_count() or 1)
-    if hasattr(os, "sched_getaffinity"):
-        code = "from fastnet.tuning import available_cores; print(available_cores())"
-        one_core = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", code], capture_output=True, text=True)
-        if one_core.returncode == 0:  # taskset exists here
-            assert one_core.stdout.strip() == "1"
+
+
+@pytest.mark.slow  # a subprocess
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="no CPU affinity on this platform")
+@pytest.mark.skipif(shutil.which("taskset") is None, reason="taskset (util-linux) is not installed")
+def test_cores_available_follow_the_affinity_mask():
+    code = "from fastnet.tuning import available_cores; print(available_cores())"
+    one_core = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", code], capture_output=True, text=True)
+    assert one_core.returncode == 0, one_core.stderr
+    assert one_core.stdout.strip() == "1"
