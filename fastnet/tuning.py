@@ -78,3 +78,70 @@ def blas_small_matrix_path(pool):
     of 30 x 64 x 520 takes 15.6 us, of 30 x 64 x 530 31.7 us, just past the limit.
     """
     return pool.get("internal_api") == "openblas" and str(pool.get("architecture", "")).lower() in SMALL_MATRIX_KERNELS
+
+
+class FreeCores:
+    """How many of this process's cores other processes left free lately: the fused backend's thread count.
+
+    A parallel region is only as fast as its slowest thread, and a thread that shares
+    its core with a busy neighbour waits for the scheduler's time slice (milliseconds),
+    while a digits layer takes tens of microseconds: beside one busy process, a
+    two-thread split of digits trained 8-9x slower than alone, and one thread lost
+    nothing. So the fused backend splits a layer over the cores that other processes
+    left free over the last ``window`` seconds, and runs it serially when fewer than
+    two are. Linux says how busy each core was (``/proc/stat``) and how much of that
+    was this process (``/proc/self/stat``); the difference is the neighbours'. Read at
+    most once a ``window``, so asking costs a clock read. Elsewhere (no ``/proc``)
+    every available core counts as free.
+    """
+
+    def __init__(self, window=0.05, clock=None, read=None):
+        import time
+
+        self.window = window
+        self.clock = clock or time.monotonic
+        self.read = read or _busy_ticks
+        self.last = None  # (time, busy ticks of our cores, their total ticks, this process's ticks)
+        self.free = available_cores()
+
+    def __call__(self):
+        now = self.clock()
+        if self.last is not None and now - self.last[0] < self.window:
+            return self.free
+        reading = self.read()
+        if reading is None:  # no /proc: assume every core is ours
+            self.free = available_cores()
+            return self.free
+        if self.last is not None:
+            busy, total, ours = (new - old for new, old in zip(reading, self.last[1:]))
+            cores = available_cores()
+            if total > 0:
+                neighbours = max(0.0, (busy - ours) / (total / cores))  # cores' worth of others' work
+                self.free = max(1, min(cores, int(cores - neighbours + 0.5)))
+        self.last = (now, *reading)
+        return self.free
+
+
+def _busy_ticks():
+    """(busy ticks of the cores this process may use, all their ticks, this process's ticks), or None."""
+    try:
+        cores = os.sched_getaffinity(0)
+        busy = total = 0
+        with open("/proc/stat") as fh:
+            for line in fh:
+                if not line.startswith("cpu") or line.startswith("cpu "):
+                    continue
+                name, *ticks = line.split()
+                if int(name[3:]) in cores:
+                    ticks = [int(t) for t in ticks[:8]]  # user nice system idle iowait irq softirq steal
+                    total += sum(ticks)
+                    busy += sum(ticks) - ticks[3] - ticks[4]
+        with open("/proc/self/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return busy, total, int(fields[11]) + int(fields[12])  # utime + stime of every thread
+    except (OSError, AttributeError, ValueError, IndexError):
+        return None
+
+
+#: The fused backend's count of free cores, shared by every FusedOps of the process.
+free_cores = FreeCores()

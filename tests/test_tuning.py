@@ -42,3 +42,37 @@ def test_cores_available_follow_the_affinity_mask():
     one_core = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", code], capture_output=True, text=True)
     assert one_core.returncode == 0, one_core.stderr
     assert one_core.stdout.strip() == "1"
+
+
+def test_free_cores_counts_what_neighbours_left_of_this_process_s_cores(monkeypatch):
+    from fastnet import tuning
+
+    monkeypatch.setattr(tuning, "available_cores", lambda: 2)
+    now, readings = [0.0], iter([(0, 0, 0), (200, 200, 100), (400, 400, 300), (400, 600, 300)])
+    probe = tuning.FreeCores(window=0.05, clock=lambda: now[0], read=lambda: next(readings))
+    assert probe() == 2  # no history yet: every core counts as free
+    now[0] = 0.1
+    assert probe() == 1  # both cores busy for 100 ticks each, half of it this process: one neighbour
+    now[0] = 0.12
+    assert probe() == 1  # within the window: no new reading
+    now[0] = 0.2
+    assert probe() == 2  # busy 200 ticks, all of them this process's own threads
+    now[0] = 0.3
+    assert probe() == 2  # idle
+    assert tuning.FreeCores(read=lambda: None)() == 2  # no /proc: assume the cores are ours
+
+
+def test_the_row_split_follows_the_free_cores(monkeypatch):
+    from fastnet.backends import backend_status, get_backend
+
+    if not backend_status("fused")[0]:
+        pytest.skip("Numba is not installed: no fused backend")
+    fused = get_backend("fused")
+    if fused.split.off is not None or fused.split.threads < 2:
+        pytest.skip(f"the row split does not run here: {fused.split.off or 'one thread'}")
+    from fastnet.backends.fused import row_rule
+
+    monkeypatch.setattr(row_rule, "free_cores", lambda: 1)
+    assert fused.split.parts(1078, 10**9) == 0  # a busy neighbour: serial
+    monkeypatch.setattr(row_rule, "free_cores", lambda: 2)
+    assert fused.split.parts(1078, 10**9) == 2

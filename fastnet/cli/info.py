@@ -60,9 +60,9 @@ def run(_args):
         import numba
 
         threads = min(numba.config.NUMBA_NUM_THREADS, available_cores())
-        print(f"fused layers: row-parallel on up to {threads} threads from "
-              f"{2 * TUNING.parallel_min_work:,} multiply-adds a layer, or serial where that cannot run "
-              "(decided when fused is first used)")
+        print(f"fused layers: row-parallel on up to {threads} threads, as many as other processes leave cores "
+              f"free, from {2 * TUNING.parallel_min_work:,} multiply-adds a layer; serial on a busy machine or "
+              "where that cannot run (decided when fused is first used)")
     print(f"compiled kernels cached in: {numba_cache_dir()}")
     print("tuning (fastnet/tuning.py; `python -m bench.tuning NAME` times both sides of one rule):")
     for line in TUNING.describe():

@@ -13,7 +13,6 @@ The bias gradient, the parameter updates and the divergence check are the numba
 backend's loops, which are one pass already.
 """
 
-import contextlib
 
 import numpy
 
@@ -23,7 +22,7 @@ from ..loop_ops import numba_jit
 from ..numpy_ops import NumpyOps
 from ..reference import check_activation, loss_of
 from . import kernels, rows
-from .blas_threads import SingleThreadScipyBlas
+from .blas_threads import SingleThreadBlas, numpy_blas_controller
 from .exp import make_exp
 from .row_rule import RowSplit
 
@@ -59,12 +58,13 @@ class FusedOps(NumpyOps):
                             for dtype in (numpy.dtype(numpy.float64), numpy.dtype(numpy.float32))}
         self.losses = maths.compile_for_numba(maths.loss_table())
         self.split = RowSplit(numba, self.jit)
-        self._running = (SingleThreadScipyBlas(self.split.scipy_blas) if self.split.off is None
-                         else contextlib.nullcontext())
+        # Fused's parallelism is its own row split, over the cores that are free: every
+        # product runs on one thread, so no BLAS worker spins on a core a neighbour needs.
+        self._running = SingleThreadBlas([self.split.scipy_blas, numpy_blas_controller()])
         self._compiled = {}
 
     def running(self):
-        """SciPy's BLAS held to one thread, for the row-parallel kernels' products (restored on exit)."""
+        """NumPy's and SciPy's BLAS held to one thread while fused runs (restored on exit)."""
         return self._running
 
     def row_parallel_description(self):
@@ -118,34 +118,39 @@ class FusedOps(NumpyOps):
     def dense_function(self, m, n_in, n_out, kind):
         check_activation(kind)
         work = m * n_in * n_out
-        parts = self._parts(kind, m, work)
-        dense = self.dense
-        if not parts:
-            # dense()'s serial case with its choices made once: a one-sample layer is a
-            # few microseconds, and each Python-level check costs a tenth of one.
-            product = numpy.dot if work <= TUNING.small_product else numpy.matmul
-            bias_activation = {dtype: self.kernel(kernels.make_bias_activation, dtype, kind) for dtype in self.activations}
-
-            def blas_then_kernel(X, W, b, out):
-                if X.dtype != out.dtype:
-                    return dense(X, W, b, kind, out)
-                product(X, W.T, out=out)
-                bias_activation[out.dtype](out, b, out)
-                return out
-
-            return blas_then_kernel
-
+        if kind == "softmax" or self.split.off is not None or work // TUNING.parallel_min_work < 2:
+            return self._serial_layer(work, kind)  # never split, whatever the load
         split = {dtype: self.kernel(rows.make_dense_rows, dtype, kind) for dtype in self.activations}
+        serial = self._serial_layer(work, kind)
+        blocks = self.split.parts
 
         def row_parallel_layer(X, W, b, out):
             # dense()'s row-parallel case with its checks made once: only X comes from
-            # outside the network's own contiguous buffers of one dtype.
-            if X.flags.c_contiguous and X.dtype == out.dtype:
-                split[out.dtype](X, W, b, out, parts)
+            # outside the network's own contiguous buffers of one dtype. The block count
+            # is asked each call: it follows the cores other processes leave free.
+            n = blocks(m, work)
+            if n and X.flags.c_contiguous and X.dtype == out.dtype:
+                split[out.dtype](X, W, b, out, n)
                 return out
-            return dense(X, W, b, kind, out)
+            return serial(X, W, b, out)
 
         return row_parallel_layer
+
+    def _serial_layer(self, work, kind):
+        """dense()'s serial case with its choices made once: a one-sample layer is a few
+        microseconds, and each Python-level check costs a tenth of one."""
+        dense = self.dense
+        product = numpy.dot if work <= TUNING.small_product else numpy.matmul
+        bias_activation = {dtype: self.kernel(kernels.make_bias_activation, dtype, kind) for dtype in self.activations}
+
+        def blas_then_kernel(X, W, b, out):
+            if X.dtype != out.dtype:
+                return dense(X, W, b, kind, out)
+            product(X, W.T, out=out)
+            bias_activation[out.dtype](out, b, out)
+            return out
+
+        return blas_then_kernel
 
     def dense(self, X, W, b, kind, out):
         check_activation(kind)

@@ -10,7 +10,7 @@ import os
 
 import numpy
 
-from ...tuning import TUNING, available_cores
+from ...tuning import TUNING, available_cores, free_cores
 from . import rows
 from .blas_threads import find_scipy_blas
 
@@ -56,19 +56,21 @@ class RowSplit:
         """One line for ``fastnet info`` and the benchmark report."""
         if self.off is not None:
             return f"serial ({self.off})"
-        return (f"row-parallel on {self.threads} Numba threads (from {TUNING.parallel_min_work:,} multiply-adds "
-                "a thread); SciPy's BLAS held to one thread while fused runs")
+        return (f"row-parallel on up to {self.threads} Numba threads, as many as other processes leave cores free "
+                f"(from {TUNING.parallel_min_work:,} multiply-adds a thread; serial on a busy machine); "
+                "NumPy's and SciPy's BLAS held to one thread while fused runs")
 
     def parts(self, m, work, *arrays):
         """Row blocks for a layer of m rows and ``work`` multiply-adds: 0 for the serial path.
 
-        One block per thread, fewer where blocks would be too small to pay for the
-        launch (``TUNING.parallel_min_work``). The kernels also need the ``arrays``
+        One block per free core (:data:`fastnet.tuning.free_cores`: the cores other
+        processes left free lately), fewer where blocks would be too small to pay for
+        the launch (``TUNING.parallel_min_work``). The kernels also need the ``arrays``
         they will be given to be C-contiguous and of one dtype (the network's are).
         """
         if self.off is not None:
             return 0
-        parts = min(self.threads, m, work // TUNING.parallel_min_work)
+        parts = min(self.threads, free_cores(), m, work // TUNING.parallel_min_work)
         if parts < 2:
             return 0
         dtype = arrays[0].dtype if arrays else None
