@@ -214,12 +214,37 @@ class UpdateRule(NamedTuple):
     and not stored.
 
     ``settings`` maps each setting's name to its default, in the order ``h`` takes.
+
+    ``step(p, g, s1, s2, i, new, new_s1, new_s2, k)`` is what every kernel calls: the
+    update of parameter ``i``, read from ``p``, ``s1``, ``s2`` and written to ``new``,
+    ``new_s1``, ``new_s2`` (the same arrays for an update in place; the GPU's fused
+    step double-buffers), returning the new value. State arrays beyond ``n_state`` are
+    never touched, so any array may stand in for them.
     """
 
     constants: Callable
     update: Callable
     n_state: int
     settings: dict
+    step: Callable
+
+
+def _rule(constants, update, n_state, settings):
+    """An :class:`UpdateRule`, its ``step`` made from ``update`` and ``n_state``."""
+
+    def step(p, g, s1, s2, i, new, new_s1, new_s2, k):
+        zero = type(p[i])(0)
+        a = s1[i] if n_state >= 1 else zero
+        b = s2[i] if n_state >= 2 else zero
+        value, a, b = update(p[i], g, a, b, k)
+        new[i] = value
+        if n_state >= 1:
+            new_s1[i] = a
+        if n_state >= 2:
+            new_s2[i] = b
+        return value
+
+    return UpdateRule(constants, update, n_state, settings, step)
 
 
 def update_rules():
@@ -273,12 +298,11 @@ def update_rules():
         return p - lr * g / (math.sqrt(square_avg) + eps), square_avg, s2
 
     return {
-        "gd": UpdateRule(gd_constants, gd, 0, {}),
-        "momentum": UpdateRule(momentum_constants, momentum, 1, {"mu": 0.9}),
-        "adam": UpdateRule(adam_constants, adam, 2, {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}),
-        "rmsprop": UpdateRule(rmsprop_constants, rmsprop, 1, {"alpha": 0.99, "eps": 1e-8}),
-        "adamw": UpdateRule(adamw_constants, adam, 2, {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
-                                                        "weight_decay": 0.01}),
+        "gd": _rule(gd_constants, gd, 0, {}),
+        "momentum": _rule(momentum_constants, momentum, 1, {"mu": 0.9}),
+        "adam": _rule(adam_constants, adam, 2, {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8}),
+        "rmsprop": _rule(rmsprop_constants, rmsprop, 1, {"alpha": 0.99, "eps": 1e-8}),
+        "adamw": _rule(adamw_constants, adam, 2, {"beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.01}),
     }
 
 

@@ -6,6 +6,9 @@ development VM and kept only where the same side also wins, or ties, with AVX2
 kernels (``OPENBLAS_CORETYPE=Haswell``), with more threads and with a busy
 neighbour: see ``docs/tuning.md``. ``python -m bench.tuning NAME`` times both
 sides of rule NAME on the machine it runs on; ``fastnet info`` prints the values.
+
+One probe is read while training: :data:`free_cores`, the cores other processes left
+free lately, which the fused backend splits its layers over (see :class:`FreeCores`).
 """
 
 import dataclasses

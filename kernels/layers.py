@@ -40,6 +40,8 @@ def device_table(table):
 
     Builtins (``math.exp``, the softmax's forward) are kept: CUDA compiles them natively.
     """
+    maths.compile_for_numba(table)  # a function that calls another of the table (a rule's step) finds it
+
     def device(field):
         return cuda.jit(device=True)(field) if isinstance(field, types.FunctionType) else field
 
@@ -190,24 +192,16 @@ def make_update(rule):
     """``update[blocks, block](param, grad, s1, s2, k)``: one step of an update rule over flat arrays, in place.
 
     ``rule`` is a device-compiled :class:`fastnet.maths.UpdateRule` and ``k`` its
-    constants for this update, in the parameters' type. State arrays beyond the rule's
-    ``n_state`` are never read or written.
+    constants for this update, in the parameters' type; a thread a parameter, each the
+    rule's ``step``. State arrays beyond the rule's ``n_state`` are never read or written.
     """
-    update, n_state = rule.update, rule.n_state
+    step = rule.step
 
     @cuda.jit
     def update_params(param, grad, s1, s2, k):
         i = cuda.grid(1)
         if i < param.shape[0]:
-            zero = type(param[i])(0)
-            a = s1[i] if n_state >= 1 else zero
-            b = s2[i] if n_state >= 2 else zero
-            p, a, b = update(param[i], grad[i], a, b, k)
-            param[i] = p
-            if n_state >= 1:
-                s1[i] = a
-            if n_state >= 2:
-                s2[i] = b
+            step(param, grad[i], s1, s2, i, param, s1, s2, k)
 
     return update_params
 

@@ -227,7 +227,7 @@ def make_reduce_update(layout, rule, penalty, dtype, threads=THREADS):
     n_params, w_at, L = layout.n_params, layout.w_at, len(layout.sizes) - 1
     sizes = layout.sizes
     cast = numpy.dtype(dtype).type
-    constants, update, n_state = rule.constants, rule.update, rule.n_state
+    constants, step = rule.constants, rule.step
     penalty_gradient = penalty.gradient
 
     @cuda.jit
@@ -256,15 +256,7 @@ def make_reduce_update(layout, rule, penalty, dtype, threads=THREADS):
                 if p - w_at[l] < sizes[l + 1] * sizes[l]:  # a weight, not a bias: biases carry no penalty
                     g += penalty_gradient(params[p], l2_scale)
             k = constants(lr, t_base[0] + it + 1, h, cast)
-            zero = cast(0)
-            a = s1[p] if n_state >= 1 else zero
-            b = s2[p] if n_state >= 2 else zero
-            value, a, b = update(params[p], g, a, b, k)
-            new[p] = value
-            if n_state >= 1:
-                new_s1[p] = a
-            if n_state >= 2:
-                new_s2[p] = b
+            value = step(params, g, s1, s2, p, new, new_s1, new_s2, k)
             if not math.isfinite(value):
                 record[1, it] = 1
                 stopped[0] = 1

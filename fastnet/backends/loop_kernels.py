@@ -164,21 +164,13 @@ def make_update(rule):
     """A kernel ``update(param, grad, s1, s2, k)``: one step of ``rule`` over flat (1-D) views, in place.
 
     ``rule`` is a :class:`fastnet.maths.UpdateRule` and ``k`` its constants for this
-    update. A rule keeps ``rule.n_state`` state arrays; ``s1``, ``s2`` beyond those are
-    never read or written (pass any array of the parameters' type).
+    update; each parameter is the rule's ``step``. State arrays beyond the rule's
+    ``n_state`` are never read or written (pass any array of the parameters' type).
     """
-    update, n_state = rule.update, rule.n_state
+    step = rule.step
 
     def update_params(param, grad, s1, s2, k):
         for i in range(param.shape[0]):
-            zero = type(param[i])(0)
-            a = s1[i] if n_state >= 1 else zero
-            b = s2[i] if n_state >= 2 else zero
-            p, a, b = update(param[i], grad[i], a, b, k)
-            param[i] = p
-            if n_state >= 1:
-                s1[i] = a
-            if n_state >= 2:
-                s2[i] = b
+            step(param, grad[i], s1, s2, i, param, s1, s2, k)
 
     return update_params

@@ -18,20 +18,20 @@ backend's products were not reproducible and the replay did not diverge, its upd
 are simply kept.
 """
 
-from .runners import ChunkResult, LayeredUpdates, Snapshot
+from .runners import ChunkResult, HostSteps, Snapshot
 
 
-class LayeredChunks(LayeredUpdates):
+class LayeredChunks(HostSteps):
     """Runs chunks of layered updates (backprop + step), checked once a chunk.
 
     Parameters are those of :class:`~.runners.LayeredUpdates`, and ``max_chunk``: the
-    most updates one chunk may hold (the device buffer of costs).
+    most updates one chunk may hold (the device buffer of costs). The replay, one
+    update at a time, is the host's runner, :class:`~.runners.HostSteps`.
     """
 
     def __init__(self, net, optimizer, X, Y, lr, alpha, max_chunk, on_gradient=None):
         super().__init__(net, optimizer, X, Y, lr, alpha, on_gradient)
         self.chunk_start = Snapshot(self.ops, self.state)
-        self.before_update = Snapshot(self.ops, self.state)  # for the replay, one update at a time
         self.costs = self.ops.alloc((max(max_chunk, 1),), X.dtype)
 
     def run(self, batches):
@@ -50,32 +50,9 @@ class LayeredChunks(LayeredUpdates):
             # Keep the finished updates: replay them from the chunk's start, checked one by one.
             opt.t = self.chunk_start.restore()
             try:
-                self.interrupted = self._replay(batches[:finished])
+                self.interrupted = super().run(batches[:finished])
             except (KeyboardInterrupt, MemoryError):
-                pass  # a second interrupt: the replay kept what it had finished
+                pass  # a second interrupt: the replay kept what it had finished, in self.interrupted
             raise
-        return self._replay(batches, from_start=True)
-
-    def _replay(self, batches, from_start=False):
-        """``batches`` from the chunk's start, checked after every update; stops at the first that diverges."""
-        ops, opt = self.ops, self.optimizer
-        if from_start:
-            opt.t = self.chunk_start.restore()
-        costs = []
-        started = 0  # one more than len(costs) while an update is in flight
-        try:
-            for start, count in batches:
-                self.before_update.take(opt.t)
-                started += 1
-                cost = self.gradient(start, count)
-                self.apply()
-                if not ops.all_finite([self.params, cost]):
-                    opt.t = self.before_update.restore()
-                    return ChunkResult(costs, True)
-                costs.append(float(cost))
-        except (KeyboardInterrupt, MemoryError):
-            if started > len(costs):
-                opt.t = self.before_update.restore()
-            self.interrupted = ChunkResult(costs, False)
-            raise
-        return ChunkResult(costs, False)
+        opt.t = self.chunk_start.restore()  # a NaN or Inf somewhere: find it, one update at a time
+        return super().run(batches)
