@@ -48,6 +48,44 @@ class Activation(NamedTuple):
     forward: Callable
     grad: Callable
     rowwise: bool = False
+    rows: Callable = None  # a row-wise activation's pass over rows (see make_softmax_rows)
+
+
+def make_softmax_rows(exp):
+    """``softmax_rows(v, at, m, n, stride)``: the softmax, in place, of m rows of n values in the flat array v.
+
+    Row r is ``v[at + r * stride : at + r * stride + n]``. Each row is shifted by its
+    maximum (so ``exp`` never overflows), exponentiated and divided by its sum: the one
+    softmax pass every compiled kernel calls, a row at a time on the GPU, a whole
+    matrix at a time in the fused kernels. Rows that lie end to end (``stride == n``)
+    are exponentiated in one flat loop, long enough to vectorise; an output layer's
+    rows are a handful of values.
+    """
+
+    def softmax_rows(v, at, m, n, stride):
+        for r in range(m):
+            row = at + r * stride
+            top = v[row]
+            for j in range(1, n):
+                top = max(top, v[row + j])
+            for j in range(n):
+                v[row + j] = v[row + j] - top
+        if stride == n:
+            for i in range(at, at + m * n):
+                v[i] = exp(v[i])
+        else:
+            for r in range(m):
+                for j in range(at + r * stride, at + r * stride + n):
+                    v[j] = exp(v[j])
+        for r in range(m):
+            row = at + r * stride
+            total = type(v[row])(0)
+            for j in range(n):
+                total += v[row + j]
+            for j in range(n):
+                v[row + j] = v[row + j] / total
+
+    return softmax_rows
 
 
 def activation_table(exp=exp):
@@ -97,7 +135,7 @@ def activation_table(exp=exp):
         "sigmoid": Activation(sigmoid, sigmoid_grad),
         "tanh": Activation(tanh, tanh_grad),
         "relu": Activation(relu, relu_grad),
-        "softmax": Activation(exp, softmax_grad, rowwise=True),
+        "softmax": Activation(exp, softmax_grad, rowwise=True, rows=make_softmax_rows(exp)),
     }
 
 

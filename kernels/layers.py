@@ -62,30 +62,24 @@ def blocks_for(n, block=BLOCK):
 def make_bias_activation(activation):
     """``bias_activation[grid](Z, b, out)``: out = f(Z + b); out may alias Z.
 
-    Elementwise activations take a 2-D grid of TILE x TILE blocks over (rows, columns);
-    the softmax one thread per row (a row is an output layer's handful of classes):
-    shifted by its maximum, exp'd, normalised.
+    Elementwise activations take a 2-D grid of TILE x TILE blocks over (rows, columns).
+    A row-wise one (the softmax) is ``bias_rows[blocks, block](flat, b, n)``: one thread a
+    row of the flat, C-ordered matrix of rows of n values (an output layer's handful of
+    classes), the bias added in place, then maths' row pass.
     """
     forward = activation.forward
     if activation.rowwise:
+        rows = activation.rows
 
         @cuda.jit
-        def bias_softmax(Z, b, out):
+        def bias_rows(flat, b, n):
             i = cuda.grid(1)
-            if i < Z.shape[0]:
-                n = Z.shape[1]
-                top = Z[i, 0] + b[0]
-                for j in range(1, n):
-                    top = max(top, Z[i, j] + b[j])
-                total = top - top  # zero, in the row's type
+            if i * n < flat.shape[0]:
                 for j in range(n):
-                    e = forward(Z[i, j] + b[j] - top)
-                    out[i, j] = e
-                    total += e
-                for j in range(n):
-                    out[i, j] = out[i, j] / total
+                    flat[i * n + j] += b[j]
+                rows(flat, i * n, 1, n, n)
 
-        return bias_softmax
+        return bias_rows
 
     @cuda.jit
     def bias_activation(Z, b, out):

@@ -91,7 +91,7 @@ def make_tile_step(layout, hidden, output, loss, penalty, dtype, rows, threads=T
     n_acts, n_deltas, n_params = layout.n_acts, layout.n_deltas, layout.n_params
     L = len(sizes) - 1
     hidden_f, hidden_g = hidden.forward, hidden.grad
-    out_f, out_g, rowwise = output.forward, output.grad, output.rowwise
+    out_f, out_g, rowwise, out_rows = output.forward, output.grad, output.rowwise, output.rows
     cost, delta, through = loss.cost, loss.delta, loss.through_activation
     penalty_cost = penalty.cost
     assert not (through and rowwise), "a loss through a softmax's derivative has no fused step"
@@ -138,19 +138,9 @@ def make_tile_step(layout, hidden, output, loss, penalty, dtype, rows, threads=T
             cuda.syncthreads()
 
         n_last, out_at, last_delta = sizes[L], act_at[L], delta_at[L - 1]
-        if rowwise:  # the softmax: each row shifted by its maximum, exp'd, normalised
+        if rowwise:  # the softmax, a thread a row: maths' row pass
             if t < n_rows:
-                row = t * n_acts + out_at
-                top = acts[row]
-                for j in range(1, n_last):
-                    top = max(top, acts[row + j])
-                total = zero
-                for j in range(n_last):
-                    e = out_f(acts[row + j] - top)
-                    acts[row + j] = e
-                    total += e
-                for j in range(n_last):
-                    acts[row + j] = acts[row + j] / total
+                out_rows(acts, t * n_acts + out_at, 1, n_last, n_last)
             cuda.syncthreads()
 
         # The output delta and this thread's share of the tile's cost.

@@ -181,7 +181,7 @@ class CupyOps(Ops):
         kernel = self.kernel("bias_activation", out.dtype, kind)
         m, n = out.shape
         if self.activations[kind].rowwise:
-            self.launch(kernel, self._blocks(m), self.block, out, b, out)
+            self.launch(kernel, self._blocks(m), self.block, out.reshape(-1), b, n)
         else:
             tile = self.tile
             self.launch(kernel, (-(-m // tile), -(-n // tile)), (tile, tile), out, b, out)

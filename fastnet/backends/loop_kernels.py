@@ -27,27 +27,20 @@ def make_dense(activation):
 
     ``activation`` is a :class:`fastnet.maths.Activation`.
     """
-    forward, rowwise = activation.forward, activation.rowwise
+    forward, rowwise, rows = activation.forward, activation.rowwise, activation.rows
 
     def dense(X, W, b, out):
         m, n_in = X.shape
         n_out = W.shape[0]
+        flat = out.reshape(-1)
         for i in range(m):
             for j in range(n_out):
                 acc = 0.0
                 for k in range(n_in):
                     acc += X[i, k] * W[j, k]
                 out[i, j] = acc + b[j]  # the tutorial's z = W.h + b
-            if rowwise:  # f of z shifted by the row's maximum, then the row normalised
-                top = out[i, 0]
-                for j in range(1, n_out):
-                    top = max(top, out[i, j])
-                total = 0.0
-                for j in range(n_out):
-                    out[i, j] = forward(out[i, j] - top)
-                    total += out[i, j]
-                for j in range(n_out):
-                    out[i, j] = out[i, j] / total
+            if rowwise:  # the softmax of the row: maths' row pass
+                rows(flat, i * n_out, 1, n_out, n_out)
             else:
                 for j in range(n_out):
                     out[i, j] = forward(out[i, j])

@@ -58,8 +58,8 @@ def main():
                 kernel, (vec,) * 6 + (mat, vec, i64, nb, nb, types.float64, h, ints, i64, mat, types.int32[::1]))
         found[f"reset {dtype}"] = float64_ops(step.make_reset(), (types.int32[::1], mat))
         for kind in ("sigmoid", "tanh", "relu", "identity", "softmax"):
-            found[f"bias_activation {kind} {dtype}"] = float64_ops(layers.make_bias_activation(activations[kind]),
-                                                                   (mat, vec, mat))
+            found[f"bias_activation {kind} {dtype}"] = float64_ops(
+                layers.make_bias_activation(activations[kind]), (vec, vec, i64) if kind == "softmax" else (mat, vec, mat))
             if kind != "softmax":
                 found[f"activation_backward {kind} {dtype}"] = float64_ops(
                     layers.make_activation_backward(activations[kind]), (vec, vec, vec))
