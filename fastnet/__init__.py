@@ -19,6 +19,7 @@ _LAZY = {
     "available_backends": "fastnet.backends",
     "get_backend": "fastnet.backends",
     "DivergenceError": "fastnet.training",
+    "CostRoseWarning": "fastnet.training",
     "ModelFileError": "fastnet.model_file",
     "Network": "fastnet.network",
     "load": "fastnet.network",

@@ -57,5 +57,14 @@ def initialize(name, layers, rng, activation=None):
 
 
 def make_rng(seed):
-    """A NumPy Generator from ``seed`` (None: fresh entropy): the one source of randomness."""
-    return numpy.random.default_rng(seed)
+    """A NumPy Generator from ``seed`` (None: fresh entropy): the one source of randomness.
+
+    Raises ValueError, naming ``seed``, for anything NumPy cannot seed from (a negative
+    number, a float, a string).
+    """
+    if isinstance(seed, bool) or isinstance(seed, (float, str, bytes)):
+        raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}")
+    try:
+        return numpy.random.default_rng(seed)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"seed must be None or an integer >= 0, got {seed!r} ({exc})") from None

@@ -28,6 +28,13 @@ class ModelFileError(ValueError):
     """A file that is not a readable fastnet model or checkpoint."""
 
 
+def _umask():
+    """The process's umask (read by setting it and putting it back: the only portable way)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_archive(path, meta, arrays):
     """Atomically write ``meta`` (a JSON-ready dict) and ``arrays`` (name -> NumPy array) to ``path``.
 
@@ -35,6 +42,10 @@ def write_archive(path, meta, arrays):
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):  # named before the temporary file, which the OS error would name instead
+        raise IsADirectoryError(f"{path!r} is a folder; give a file name")
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot write {path!r}: the folder {folder!r} does not exist")
     meta = dict(meta, format=FORMAT, version=VERSION)
     fd, tmp = tempfile.mkstemp(prefix=".fastnet-", suffix=".tmp", dir=folder)
     try:
@@ -42,6 +53,7 @@ def write_archive(path, meta, arrays):
             numpy.savez(fh, meta=numpy.array(json.dumps(meta)), **arrays)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's file is private (0600): give it the mode any new file gets
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -3,6 +3,7 @@
 import os
 import sys
 import time
+import warnings
 
 import numpy
 
@@ -10,6 +11,7 @@ from ..backends.reference import BackendMemoryError
 from ..datasets import load_digits, scaler_stats
 from ..encoding import one_hot
 from ..network import Network
+from ..training import CostRoseWarning
 from ..optimizers import OPTIMIZERS, SGD_BATCH_SIZE
 from ..recipes import RECIPES
 from .progress import ProgressBar
@@ -175,7 +177,9 @@ def run(args):
         if compile_s >= 0.5:
             print(f"compiling kernels, once: {compile_s:.1f} s (cached on disk for later runs)")
         start = time.perf_counter()
-        with ProgressBar(plan.epochs, quiet=args.quiet, initial=plan.resume_epoch) as bar:
+        # The command says it in its own words when training did not learn (see _did_not_learn).
+        with ProgressBar(plan.epochs, quiet=args.quiet, initial=plan.resume_epoch) as bar, warnings.catch_warnings():
+            warnings.simplefilter("ignore", CostRoseWarning)
             net.fit(X_train, Y_train, epochs=plan.epochs, lr=plan.lr, batch_size=args.batch_size,
                     optimizer=args.optimizer, callback=bar if bar.enabled else None, checkpoint=args.checkpoint,
                     checkpoint_every=args.checkpoint_every, resume=args.resume)

@@ -5,8 +5,8 @@
 ones is :mod:`fastnet.backends.gpu_step`.
 """
 
-from .driver import DivergenceError, check_alpha, check_fit_options, data_fingerprint, fit_network
+from .driver import CostRoseWarning, DivergenceError, check_alpha, check_fit_options, data_fingerprint, fit_network
 from .runners import CHUNK_ITERATIONS, ChunkResult
 
-__all__ = ["CHUNK_ITERATIONS", "ChunkResult", "DivergenceError", "check_alpha", "check_fit_options",
+__all__ = ["CHUNK_ITERATIONS", "ChunkResult", "CostRoseWarning", "DivergenceError", "check_alpha", "check_fit_options",
            "data_fingerprint", "fit_network"]

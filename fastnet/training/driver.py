@@ -133,7 +133,22 @@ def fit_network(net, X, Y, *, epochs, lr, batch_size, optimizer, callback, check
             # product), not one of fastnet's buffers: name the batch and what to try.
             raise BackendMemoryError(net.ops.name, (batch, X.shape[1]), X.dtype, exc, batch=True) from exc
         raise
+    _warn_if_cost_rose(history[start_epoch:], lr)
     return history[start_epoch:]
+
+
+class CostRoseWarning(RuntimeWarning):
+    """A fit ended far above the cost it started from: the learning rate is probably too large."""
+
+
+def _warn_if_cost_rose(costs, lr):
+    """Warn when a fit's last cost is more than twice its first: it went the wrong way without diverging."""
+    if len(costs) >= 2 and costs[-1] > 2 * costs[0]:
+        import warnings
+
+        warnings.warn(CostRoseWarning(
+            f"training ended with cost {costs[-1]:.4g}, above the {costs[0]:.4g} it started from: the learning "
+            f"rate {lr:g} is probably too large; try lr={lr / 10:g}"), stacklevel=4)
 
 
 def make_runner(net, opt, X, Y, lr, alpha, batch, on_gradient=None):
