@@ -31,6 +31,8 @@ import math
 import numpy
 from numba import cuda  # a module global: the CUDA simulator swaps it per thread (see kernels.layers)
 
+from fastnet.neurons import NEURONS
+
 from .layers import make_block_sum
 
 # Shared memory one block may use without opting in to more (48 KiB on every CUDA GPU
@@ -96,6 +98,8 @@ def make_tile_step(layout, hidden, output, loss, penalty, dtype, rows, threads=T
     penalty_cost = penalty.cost
     assert not (through and rowwise), "a loss through a softmax's derivative has no fused step"
     block_sum = make_block_sum(threads)
+    # The per-neuron sums, shared with the CPU's loop kernels, as device functions.
+    neuron_input, hidden_delta, weight_gradient, bias_gradient = (cuda.jit(device=True)(fn) for fn in NEURONS)
     # Shared array sizes must be literal constants to numba.cuda: computed here, not in the kernel.
     acts_size, deltas_size = rows * n_acts, rows * n_deltas
 
@@ -118,7 +122,7 @@ def make_tile_step(layout, hidden, output, loss, penalty, dtype, rows, threads=T
             acts[r * n_acts + i - r * n0] = X[order[start + first + r], i - r * n0]
         cuda.syncthreads()
 
-        # Forward: one thread per (row, unit) of each layer, z = h W^T + b then f(z).
+        # Forward: one thread per (row, neuron) of each layer, its input z = b + W h, then f(z).
         for l in range(L):
             n_in, n_out = sizes[l], sizes[l + 1]
             w, src, dst = w_at[l], act_at[l], act_at[l + 1]
@@ -126,10 +130,7 @@ def make_tile_step(layout, hidden, output, loss, penalty, dtype, rows, threads=T
             for i in range(t, n_rows * n_out, threads):
                 r = i // n_out
                 j = i - r * n_out
-                z = zero
-                for k in range(n_in):
-                    z += acts[r * n_acts + src + k] * params[w + j * n_in + k]
-                z += params[bias + j]
+                z = neuron_input(params, w + j * n_in, acts, r * n_acts + src, n_in, params[bias + j], zero)
                 if l < L - 1:
                     z = hidden_f(z)
                 elif not rowwise:
@@ -164,38 +165,30 @@ def make_tile_step(layout, hidden, output, loss, penalty, dtype, rows, threads=T
         if t == 0:
             partial_costs[tile] = total
 
-        # Backward: delta of layer l-1's output = (delta_l W_l) * f'(h), f' from the stored h.
+        # Backward: one thread per (row, hidden neuron), its delta f'(h) * sum_k W_ki delta_k.
         for l in range(L - 1, 0, -1):
             n_mid, n_up = sizes[l], sizes[l + 1]
             w, up, here, h_at = w_at[l], delta_at[l], delta_at[l - 1], act_at[l]
             for i in range(t, n_rows * n_mid, threads):
                 r = i // n_mid
                 k = i - r * n_mid
-                g = zero
-                for j in range(n_up):
-                    g += deltas[r * n_deltas + up + j] * params[w + j * n_mid + k]
-                deltas[r * n_deltas + here + k] = g * hidden_g(acts[r * n_acts + h_at + k])
+                deltas[r * n_deltas + here + k] = hidden_delta(hidden_g(acts[r * n_acts + h_at + k]), params, w + k, n_mid,
+                                                               deltas, r * n_deltas + up, n_up, zero)
             cuda.syncthreads()
 
-        # This tile's share of each gradient: dW = delta^T h, db = delta summed over the rows.
+        # This tile's share of each gradient, one thread per parameter: dW = delta^T h, db = delta summed over the rows.
         for p in range(t, n_params, threads):
             l = 0
             while p >= w_at[l + 1]:
                 l += 1
             n_in, n_out = sizes[l], sizes[l + 1]
             q = p - w_at[l]
-            d_at = delta_at[l]
-            acc = zero
             if q < n_out * n_in:
                 j = q // n_in
-                a_at = act_at[l] + q - j * n_in
-                for r in range(n_rows):
-                    acc += deltas[r * n_deltas + d_at + j] * acts[r * n_acts + a_at]
+                partials[tile, p] = weight_gradient(deltas, delta_at[l] + j, n_deltas,
+                                                    acts, act_at[l] + q - j * n_in, n_acts, n_rows, zero)
             else:
-                j = q - n_out * n_in
-                for r in range(n_rows):
-                    acc += deltas[r * n_deltas + d_at + j]
-            partials[tile, p] = acc
+                partials[tile, p] = bias_gradient(deltas, delta_at[l] + q - n_out * n_in, n_deltas, n_rows, zero)
 
     return tile_step
 

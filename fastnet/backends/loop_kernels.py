@@ -9,10 +9,12 @@ A kernel that applies an activation or a loss is made by a factory that takes th
 scalar functions of :mod:`fastnet.maths` as arguments (``make_dense(activation)``),
 so the source says what each kernel calls. Compiled, Numba inlines those functions.
 
-Sums are accumulated in float64 whatever the dtype, as exact as a loop can be. No
-kernel divides by zero (a softmax row sums to at least 1, m >= 1, Adam's bias
-corrections and sqrt(v) + eps are positive), so the numba backend compiles them with
-NumPy's error model, which lets loops with a division vectorise.
+Sums accumulate in the arrays' own type, as BLAS does for the vectorised backends
+(float32 sums in float32), so the loops and the reference round alike. The
+per-neuron sums are :mod:`fastnet.neurons`' functions. No kernel divides by zero (a
+softmax row sums to at least 1, m >= 1, Adam's bias corrections and sqrt(v) + eps are
+positive), so the numba backend compiles them with NumPy's error model, which lets
+loops with a division vectorise.
 
 Conventions: a batch is rows, ``X`` has shape ``(m, n_in)``, a weight matrix has
 shape ``(n_out, n_in)``; every kernel writes into a caller-owned ``out`` buffer,
@@ -21,24 +23,25 @@ which may alias an input where the docstring says so.
 
 import math
 
+from ..neurons import bias_gradient, neuron_input, weight_gradient
+from ..neurons import hidden_delta as hidden_delta_of
+
 
 def make_dense(activation):
     """A kernel ``dense(X, W, b, out)``: out = f(X @ W.T + b), one layer's forward pass.
 
-    ``activation`` is a :class:`fastnet.maths.Activation`.
+    ``activation`` is a :class:`fastnet.maths.Activation`. X, W and out are C-contiguous.
     """
     forward, rowwise, rows = activation.forward, activation.rowwise, activation.rows
 
     def dense(X, W, b, out):
         m, n_in = X.shape
         n_out = W.shape[0]
-        flat = out.reshape(-1)
+        x, w, flat = X.reshape(-1), W.reshape(-1), out.reshape(-1)
+        zero = type(b[0])(0)
         for i in range(m):
-            for j in range(n_out):
-                acc = 0.0
-                for k in range(n_in):
-                    acc += X[i, k] * W[j, k]
-                out[i, j] = acc + b[j]  # the tutorial's z = W.h + b
+            for j in range(n_out):  # the tutorial's z = W.h + b, a neuron at a time
+                out[i, j] = neuron_input(w, j * n_in, x, i * n_in, n_in, b[j], zero)
             if rowwise:  # the softmax of the row: maths' row pass
                 rows(flat, i * n_out, 1, n_out, n_out)
             else:
@@ -49,29 +52,30 @@ def make_dense(activation):
 
 
 def make_hidden_delta(activation):
-    """A kernel ``hidden_delta(delta, W, H, out)``: out = (delta @ W) * f'(z), f' from the stored H.
+    """A kernel ``hidden_delta(delta, Wt, H, out)``: out = (delta @ W) * f'(z), f' from the stored H.
 
-    delta is (m, n_out), W is (n_out, n_in), H and out are (m, n_in): the error
-    signal one layer down, from the layer above's.
+    delta is (m, n_out); ``Wt`` is W transposed, (n_in, n_out) and C-contiguous, so that
+    a hidden neuron's column of weights is a contiguous row; H and out are (m, n_in):
+    the error signal one layer down, from the layer above's.
     """
     grad, rowwise = activation.grad, activation.rowwise
 
-    def hidden_delta(delta, W, H, out):
+    def hidden_delta(delta, Wt, H, out):
         m, n_out = delta.shape
-        n_in = W.shape[1]
+        n_in = Wt.shape[0]
+        d, w = delta.reshape(-1), Wt.reshape(-1)
+        zero, one = type(Wt[0, 0])(0), type(Wt[0, 0])(1)
         for i in range(m):
-            for k in range(n_in):
-                out[i, k] = 0.0
-            for j in range(n_out):  # along rows of W, which are contiguous
-                d = delta[i, j]
+            if rowwise:  # f'(h) (g - sum_k g_k h_k): the whole row's g first, each with a slope of one
+                shift = zero
                 for k in range(n_in):
-                    out[i, k] += d * W[j, k]
-            shift = 0.0
-            if rowwise:
-                for k in range(n_in):
+                    out[i, k] = hidden_delta_of(one, w, k * n_out, 1, d, i * n_out, n_out, zero)
                     shift += out[i, k] * H[i, k]
-            for k in range(n_in):
-                out[i, k] = grad(H[i, k]) * (out[i, k] - shift)
+                for k in range(n_in):
+                    out[i, k] = grad(H[i, k]) * (out[i, k] - shift)
+            else:
+                for k in range(n_in):
+                    out[i, k] = hidden_delta_of(grad(H[i, k]), w, k * n_out, 1, d, i * n_out, n_out, zero)
 
     return hidden_delta
 
@@ -104,24 +108,33 @@ def make_cost_and_delta(loss, activation):
     return cost_and_delta
 
 
-def weight_grads(delta, H, dW, db):
-    """dW = delta.T @ H and db = delta summed over rows, in one pass over delta.
+def weight_grads(delta_t, H_t, dW, db):
+    """dW = delta.T @ H and db = delta summed over rows, an entry at a time.
 
-    delta is (m, n_out), H is (m, n_in). The inner loop runs along a contiguous
-    row of H.
+    ``delta_t`` (n_out, m) and ``H_t`` (n_in, m) are delta and H transposed and
+    C-contiguous, so that each entry's sum over the batch's rows runs along two
+    contiguous rows and vectorises.
     """
-    m, n_out = delta.shape
-    n_in = H.shape[1]
+    n_out, m = delta_t.shape
+    n_in = H_t.shape[0]
+    d, h = delta_t.reshape(-1), H_t.reshape(-1)
+    zero = type(dW[0, 0])(0)
     for j in range(n_out):
         for k in range(n_in):
-            dW[j, k] = 0.0
-        bias = 0.0
-        for i in range(m):
-            d = delta[i, j]
-            bias += d
-            for k in range(n_in):
-                dW[j, k] += d * H[i, k]
-        db[j] = bias
+            dW[j, k] = weight_gradient(d, j * m, 1, h, k * m, 1, m, zero)
+        db[j] = bias_gradient(d, j * m, 1, m, zero)
+
+
+def transpose(A, out):
+    """out = A.T, for a C-contiguous (n, m) ``out``: a layout, so that sums over rows run along contiguous memory.
+
+    Compiled, this plain loop beats NumPy's ``copyto(out, A.T)`` 2.6x on a 1078 x 64
+    batch (32 against 84 us).
+    """
+    m, n = A.shape
+    for i in range(m):
+        for j in range(n):
+            out[j, i] = A[i, j]
 
 
 def sum_rows(A, out):

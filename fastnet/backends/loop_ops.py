@@ -37,7 +37,9 @@ class LoopOps(Ops):
         self.activations = activations
         self.losses = maths.loss_table()
         self._built = {}
+        self._scratch = {}
         self.sum_rows_kernel = compile(loop_kernels.sum_rows)
+        self.transpose_kernel = compile(loop_kernels.transpose)
         self.weight_grads_kernel = compile(loop_kernels.weight_grads)
         self.all_finite_kernel = compile(loop_kernels.all_finite)
         self.axpy_kernel = compile(loop_kernels.axpy)
@@ -58,9 +60,18 @@ class LoopOps(Ops):
             built = self._built[key] = self.compile(built)
         return built
 
+    def transposed(self, A, slot):
+        """A, transposed into a C-contiguous buffer kept for the next call of the same shape (one per ``slot``)."""
+        key = (slot, A.shape, A.dtype)
+        buffer = self._scratch.get(key)
+        if buffer is None:
+            buffer = self._scratch[key] = numpy.empty(A.shape[::-1], A.dtype)
+        self.transpose_kernel(A, buffer)
+        return buffer
+
     def dense(self, X, W, b, kind, out):
         check_activation(kind)
-        self.kernel(loop_kernels.make_dense, kind)(X, W, b, out)
+        self.kernel(loop_kernels.make_dense, kind)(numpy.ascontiguousarray(X), numpy.ascontiguousarray(W), b, out)
         return out
 
     def dense_function(self, m, n_in, n_out, kind):
@@ -68,18 +79,18 @@ class LoopOps(Ops):
         kernel = self.kernel(loop_kernels.make_dense, kind)
 
         def loop_layer(X, W, b, out):
-            kernel(X, W, b, out)
+            kernel(numpy.ascontiguousarray(X), numpy.ascontiguousarray(W), b, out)
             return out
 
         return loop_layer
 
     def hidden_delta(self, delta, W, H, kind, out):
         check_activation(kind)
-        self.kernel(loop_kernels.make_hidden_delta, kind)(delta, W, H, out)
+        self.kernel(loop_kernels.make_hidden_delta, kind)(numpy.ascontiguousarray(delta), self.transposed(W, "W"), H, out)
         return out
 
     def weight_grads(self, delta, H, dW, db):
-        self.weight_grads_kernel(delta, H, dW, db)
+        self.weight_grads_kernel(self.transposed(delta, "delta"), self.transposed(H, "H"), dW, db)
 
     def sum_rows(self, A, out):
         self.sum_rows_kernel(A, out)
@@ -155,6 +166,10 @@ class NumbaOps(LoopOps):
         import math
 
         import numba  # imported here: ``import fastnet`` must not import numba
+
+        from .. import neurons
+
+        neurons.register_for_numba()
 
         # math.exp compiled overflows to inf, as NumPy's does: no guard needed.
         activations = maths.compile_for_numba(maths.activation_table(exp=math.exp))
