@@ -128,7 +128,7 @@ def parallel_min_work(repeats):
     if fused.split.off is not None:
         print(f"parallel_min_work: not measurable here, the row split is off ({fused.split.off})")
         return []
-    from fastnet.backends.fused import kernels, rows as row_kernels
+    from fastnet.backends.fused import layers as kernels, rows as row_kernels
 
     results = []
     parts = fused.split.threads

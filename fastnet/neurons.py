@@ -4,9 +4,9 @@ Three sums make a dense layer's forward and backward passes, and each is one
 function here, over flat arrays addressed by a start and a stride, so that one source
 serves every memory layout that loops over neurons:
 
-* the ``python`` and ``numba`` backends' loop kernels (:mod:`fastnet.backends.loop_kernels`),
+* the ``python`` and ``numba`` backends' loop kernels (:mod:`fastnet.kernels.loops`),
   on rows of NumPy matrices;
-* the GPU's tile kernel (:mod:`fastnet.kernels.step`), whose threads take rows and
+* the GPU's tile kernel (:mod:`fastnet.kernels.gpu_step`), whose threads take rows and
   neurons of a tile kept in shared memory.
 
 Each takes the accumulator's starting value ``zero``, a zero of the arrays' type, so

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from fastnet.backends import get_backend
+from fastnet.kernel_modules import kernel_module
 
 from .conftest import reference_ops, require_backend
 
@@ -30,7 +31,7 @@ def compiled_exp(dtype):
     """The fused exp of ``dtype``, applied to a whole 1-D array by a loop compiled here."""
     import numba
 
-    from fastnet.backends.fused.exp import make_exp
+    make_exp = kernel_module("fused_exp").make_exp
 
     exp = make_exp(dtype)
 
@@ -76,7 +77,7 @@ def test_exp_keeps_nan_and_clamps_beyond_its_limit(fused, dtype, limit):
 def test_bit_reinterpretation_matches_numpy_view(fused, dtype, int_type):
     import numba
 
-    from fastnet.backends.fused.exp import float_of_bits, int_bits
+    float_of_bits, int_bits = kernel_module("fused_exp").float_of_bits, kernel_module("fused_exp").int_bits
 
     @numba.njit
     def round_trip(x, bits_out, back_out):
@@ -119,7 +120,7 @@ def test_dense_matches_the_reference(fused, kind, m, n_in, n_out, dtype):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("kind", KINDS)
 def test_bias_activation_kernel_is_the_activation_of_z_plus_b(fused, kind, dtype):
-    from fastnet.backends.fused import kernels
+    kernels = kernel_module("fused_layers")
 
     Z, _, b = _layer(37, 5, 30, dtype, scale=4)
     Z = np.ascontiguousarray(Z[:, :1] * np.ones(30, dtype))  # (37, 30)
@@ -136,7 +137,7 @@ def test_bias_activation_kernel_is_the_activation_of_z_plus_b(fused, kind, dtype
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("kind", ["sigmoid", "tanh", "relu", "identity"])
 def test_activation_backward_kernel_in_place_and_into_another_array(fused, kind, dtype):
-    from fastnet.backends.fused import kernels
+    kernels = kernel_module("fused_layers")
 
     rng = np.random.default_rng(6)
     H = rng.random((37, 30)).astype(dtype)

@@ -17,6 +17,7 @@ import pytest
 from fastnet.backends import get_backend
 from fastnet.backends.fused import blas_threads
 from fastnet.tuning import TUNING
+from fastnet.kernel_modules import kernel_module
 
 from .conftest import reference_ops, require_backend
 
@@ -34,7 +35,7 @@ def fused():
 
 
 def rows():
-    from fastnet.backends.fused import rows
+    rows = kernel_module("fused_rows")
 
     return rows
 

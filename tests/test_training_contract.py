@@ -76,7 +76,7 @@ def interrupt_after(monkeypatch, net, finished):
         return backprop(*args)
 
     monkeypatch.setattr(net, "_backprop", interrupting)  # the host's and the layered runners
-    from fastnet.backends import gpu_step
+    from fastnet.training import fused_gpu_step as gpu_step
 
     launch_all = gpu_step.FusedStep.launch_all
     left = {"n": finished}
@@ -123,7 +123,7 @@ def check_divergence_at_chunk_position(monkeypatch, make_backend, done_before, c
     """Chunks of ``chunk`` updates; a first fit of ``done_before`` epochs moves the diverging update along them."""
     for runner in (runners.LayeredUpdates, LayeredChunks):
         monkeypatch.setattr(runner, "chunk_epochs", chunk)
-    from fastnet.backends import gpu_step
+    from fastnet.training import fused_gpu_step as gpu_step
 
     monkeypatch.setattr(gpu_step.FusedStep, "chunk_epochs", chunk)
     X, Y = problem()

@@ -1,13 +1,13 @@
 """Backend ``cupy``: the reference ``Ops`` on an NVIDIA GPU, with fused ``numba.cuda`` kernels.
 
 Training a small network (digits' 64-30-10) takes the fused step of
-:mod:`kernels.step`: two kernels an iteration, chunks of iterations replayed as CUDA
-graphs (see :meth:`CupyOps.fused_step` and :mod:`.gpu_step`).
+:mod:`fastnet.kernels.gpu_step`: two kernels an iteration, chunks of iterations replayed as CUDA
+graphs (see :meth:`CupyOps.fused_step` and :mod:`fastnet.training.fused_gpu_step`).
 
 Everything else (large networks, forward passes, the primitives the tests call) is
 the layered step: the matrix products are CuPy's (cuBLAS), and everything between
 them, which the reference writes as several array expressions (a sigmoid is four
-launches), is one ``numba.cuda`` kernel from :mod:`kernels.layers`, built on the
+launches), is one ``numba.cuda`` kernel from :mod:`fastnet.kernels.gpu_layers`, built on the
 scalar maths of :mod:`fastnet.maths`: bias + activation, the derivative, the loss's
 cost and delta, the bias gradient, the parameter updates.
 
@@ -23,6 +23,7 @@ import numpy
 
 from .. import maths
 from ..losses import table_loss
+from ..kernel_modules import kernel_module
 from .reference import Ops, check_activation, loss_of
 
 SIMULATOR_ENV = "NUMBA_ENABLE_CUDASIM"
@@ -31,16 +32,6 @@ SIMULATOR_ENV = "NUMBA_ENABLE_CUDASIM"
 def simulated():
     """Whether numba.cuda runs on its CPU simulator in this process (NUMBA_ENABLE_CUDASIM=1)."""
     return os.environ.get(SIMULATOR_ENV, "0").strip() == "1"
-
-
-def gpu_kernels(module="layers"):
-    """A module of GPU kernel factories: from ``fastnet.kernels`` installed, ``kernels`` in a checkout."""
-    import importlib
-
-    try:  # installed: kernels/ ships as fastnet.kernels
-        return importlib.import_module(f"fastnet.kernels.{module}")
-    except ImportError:  # a plain checkout on PYTHONPATH, where kernels/ sits beside fastnet/
-        return importlib.import_module(f"kernels.{module}")
 
 
 class CupyOps(Ops):
@@ -78,8 +69,8 @@ class CupyOps(Ops):
 
             self.xp = cupy
             self.block = self.tile = self.step_rows = None
-        self.layers = gpu_kernels()
-        self.step = gpu_kernels("step")  # imports numba.cuda: only here, never at ``import fastnet``
+        self.layers = kernel_module("gpu_layers")
+        self.step = kernel_module("gpu_step")  # imports numba.cuda: only here, never at ``import fastnet``
         self.block = self.block or self.layers.BLOCK
         self.tile = self.tile or self.layers.TILE
         self.step_threads = 16 if simulate else self.step.THREADS
@@ -134,15 +125,15 @@ class CupyOps(Ops):
 
     # -- the fused step ------------------------------------------------------------
     def fused_step(self, net, optimizer, X, Y, lr, alpha, batch):
-        """A :class:`~fastnet.backends.gpu_step.FusedStep` for small networks, else None.
+        """A :class:`~fastnet.training.fused_gpu_step.FusedStep` for small networks, else None.
 
         Small: at most ``MAX_PARAMS`` parameters, a tile of at least ``MIN_TILE_ROWS``
         rows whose activations and deltas fit in a block's shared memory, and at most
         ``MAX_PARTIALS`` partial gradients for batches of ``batch`` rows (see
-        :mod:`kernels.step`). A mean squared error through a softmax has no fused
+        :mod:`fastnet.kernels.gpu_step`). A mean squared error through a softmax has no fused
         form; it takes the layered step.
         """
-        from .gpu_step import FusedStep
+        from ..training.fused_gpu_step import FusedStep
 
         step, dtype = self.step, numpy.dtype(X.dtype)
         layout = step.Layout(net.layers)

@@ -1,6 +1,6 @@
 """Backends ``python`` and ``numba``: the reference's layer steps as explicit loops.
 
-Both classes run the kernels of :mod:`fastnet.backends.loop_kernels`, built from the
+Both classes run the kernels of :mod:`fastnet.kernels.loops`, built from the
 scalar maths of :mod:`fastnet.maths`; they differ only in ``compile``: the python
 backend calls the functions as they are, the numba backend passes each one to
 ``numba.njit``. Allocation, conversion and argmax stay with NumPy (they are not
@@ -16,8 +16,10 @@ import numpy
 
 from .. import maths
 from ..kernel_cache import kernels_cached_in_user_folder
-from . import loop_kernels
+from ..kernel_modules import kernel_module
 from .reference import Ops, check_activation, loss_of
+
+loops = kernel_module("loops")  # the loop kernels, in kernels/ at the repository's top
 
 
 class LoopOps(Ops):
@@ -38,22 +40,22 @@ class LoopOps(Ops):
         self.losses = maths.loss_table()
         self._built = {}
         self._scratch = {}
-        self.sum_rows_kernel = compile(loop_kernels.sum_rows)
-        self.transpose_kernel = compile(loop_kernels.transpose)
-        self.weight_grads_kernel = compile(loop_kernels.weight_grads)
-        self.all_finite_kernel = compile(loop_kernels.all_finite)
-        self.axpy_kernel = compile(loop_kernels.axpy)
+        self.sum_rows_kernel = compile(loops.sum_rows)
+        self.transpose_kernel = compile(loops.transpose)
+        self.weight_grads_kernel = compile(loops.weight_grads)
+        self.all_finite_kernel = compile(loops.all_finite)
+        self.axpy_kernel = compile(loops.axpy)
         self.rules = maths.update_rules()
 
     def kernel(self, factory, *names):
-        """``factory`` of :mod:`loop_kernels` applied to the named activation (or loss and activation, or update
+        """``factory`` of :mod:`fastnet.kernels.loops` applied to the named activation (or loss and activation, or update
         rule), compiled once."""
         key = (factory, names)
         built = self._built.get(key)
         if built is None:
-            if factory is loop_kernels.make_cost_and_delta:
+            if factory is loops.make_cost_and_delta:
                 built = factory(self.losses[names[0]], self.activations[names[1]])
-            elif factory is loop_kernels.make_update:
+            elif factory is loops.make_update:
                 built = factory(self.rules[names[0]])
             else:
                 built = factory(self.activations[names[0]])
@@ -71,12 +73,12 @@ class LoopOps(Ops):
 
     def dense(self, X, W, b, kind, out):
         check_activation(kind)
-        self.kernel(loop_kernels.make_dense, kind)(numpy.ascontiguousarray(X), numpy.ascontiguousarray(W), b, out)
+        self.kernel(loops.make_dense, kind)(numpy.ascontiguousarray(X), numpy.ascontiguousarray(W), b, out)
         return out
 
     def dense_function(self, m, n_in, n_out, kind):
         check_activation(kind)
-        kernel = self.kernel(loop_kernels.make_dense, kind)
+        kernel = self.kernel(loops.make_dense, kind)
 
         def loop_layer(X, W, b, out):
             kernel(numpy.ascontiguousarray(X), numpy.ascontiguousarray(W), b, out)
@@ -86,7 +88,7 @@ class LoopOps(Ops):
 
     def hidden_delta(self, delta, W, H, kind, out):
         check_activation(kind)
-        self.kernel(loop_kernels.make_hidden_delta, kind)(numpy.ascontiguousarray(delta), self.transposed(W, "W"), H, out)
+        self.kernel(loops.make_hidden_delta, kind)(numpy.ascontiguousarray(delta), self.transposed(W, "W"), H, out)
         return out
 
     def weight_grads(self, delta, H, dW, db):
@@ -101,7 +103,7 @@ class LoopOps(Ops):
         if not loss_of(self.losses, loss).through_activation:
             kind = "identity"  # the activation's derivative is not applied: one kernel serves every output
         t = H.dtype.type
-        total = self.kernel(loop_kernels.make_cost_and_delta, loss, kind)(H, Y, t(scale), t(numpy.finfo(H.dtype).tiny), out)
+        total = self.kernel(loops.make_cost_and_delta, loss, kind)(H, Y, t(scale), t(numpy.finfo(H.dtype).tiny), out)
         return t(total / H.shape[0])
 
     def all_finite(self, arrays):
@@ -117,7 +119,7 @@ class LoopOps(Ops):
         cast = param.dtype.type
         k = self.rules[rule].constants(lr, t, settings, cast)
         s1, s2 = (list(state) + [param[:0], param[:0]])[:2]  # rules with less state get empty stand-ins
-        self.kernel(loop_kernels.make_update, rule)(param, grad, s1, s2, k)
+        self.kernel(loops.make_update, rule)(param, grad, s1, s2, k)
         return param
 
 

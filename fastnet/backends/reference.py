@@ -322,7 +322,7 @@ class Ops:
         """A runner of whole chunks of training iterations for ``net``, or None (here: always None).
 
         A backend that can run many iterations without the host (the GPU's, see
-        :mod:`.gpu_step`) returns one, and the training loop hands it whole chunks;
+        :mod:`fastnet.training.fused_gpu_step`) returns one, and the training loop hands it whole chunks;
         otherwise the loop calls the primitives above once per iteration.
         """
         return None

@@ -2,7 +2,7 @@
 
 :mod:`.runners` states the runners' contract and holds the host's;
 :mod:`.layered_chunks` is the GPU's for large networks; the GPU's fused step for small
-ones is :mod:`fastnet.backends.gpu_step`.
+ones is :mod:`fastnet.training.fused_gpu_step`.
 """
 
 from .driver import CostRoseWarning, DivergenceError, check_alpha, check_fit_options, data_fingerprint, fit_network

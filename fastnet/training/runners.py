@@ -21,7 +21,7 @@ On KeyboardInterrupt (or MemoryError)
 Runners here: :class:`HostSteps` (an update at a time, checked after each: the CPU
 backends) and :class:`~.layered_chunks.LayeredChunks` (the same updates, checked once a
 chunk: the GPU for large networks). The GPU's fused step for small networks
-(:class:`fastnet.backends.gpu_step.FusedStep`) keeps the same contract with its own
+(:class:`fastnet.training.fused_gpu_step.FusedStep`) keeps the same contract with its own
 kernels.
 
 Both runners here update through :meth:`LayeredUpdates.update`: the network's

@@ -27,7 +27,7 @@ if not hasattr(dispatcher, "get_current_device"):
 dispatcher.get_current_device = lambda: pytypes.SimpleNamespace(compute_capability=(9, 0))
 
 from fastnet import maths  # noqa: E402
-from kernels import layers, step  # noqa: E402
+from kernels import gpu_layers as layers, gpu_step as step  # noqa: E402
 
 CC = (9, 0)
 

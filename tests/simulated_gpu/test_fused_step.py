@@ -1,4 +1,4 @@
-"""The GPU's fused training step (kernels/step.py, fastnet/backends/gpu_step.py) on the CUDA simulator.
+"""The GPU's fused training step (kernels/gpu_step.py, fastnet/training/fused_gpu_step.py) on the CUDA simulator.
 
 Every case trains the same network on the simulated GPU and on the reference Ops and
 compares costs and weights: the fused step must be the reference's algorithm, with fit's
@@ -13,6 +13,7 @@ import pytest
 import fastnet
 from fastnet.backends import get_backend
 from fastnet.backends.reference import Ops
+from fastnet.kernel_modules import kernel_module
 
 RTOL = {"float64": 1e-12, "float32": 5e-5}
 M, N_IN = 37, 11
@@ -51,7 +52,7 @@ def test_small_networks_take_the_fused_step_and_others_the_layered_one():
     assert ops.fused_step(mse_softmax, make_optimizer("gd", ops, mse_softmax._param_buffer), X, Y, 0.1, 0.0, M) is None
     big = fastnet.Network([N_IN, 70000, 3], output_activation="softmax", loss="cross_entropy", backend="cupy")
     assert ops.fused_step(big, make_optimizer("gd", ops, big._param_buffer), X, Y, 0.1, 0.0, M) is None  # > MAX_PARAMS
-    from kernels.step import MAX_PARTIALS
+    MAX_PARTIALS = kernel_module("gpu_step").MAX_PARTIALS
 
     many_rows = 8 * (MAX_PARTIALS // gpu._param_buffer.flat.size + 1)  # tiles of 8 rows: one tile too many
     assert ops.fused_step(gpu, opt, X, Y, 0.1, 0.0, many_rows) is None
@@ -158,7 +159,7 @@ def test_checkpoints_fall_on_their_epochs_and_resume_exactly(tmp_path):
 
 def test_ctrl_c_during_a_chunk_keeps_the_updates_that_finished(monkeypatch):
     """An interrupt that lands while a chunk runs: the finished updates are kept, in history and weights."""
-    from fastnet.backends import gpu_step
+    from fastnet.training import fused_gpu_step as gpu_step
 
     X, Y = problem()
     gpu, ref = pair()

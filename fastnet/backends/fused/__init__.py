@@ -21,10 +21,15 @@ from ...tuning import TUNING, blas_small_matrix_path
 from ..loop_ops import numba_jit
 from ..numpy_ops import NumpyOps
 from ..reference import check_activation, loss_of
-from . import kernels, rows
+from ...kernel_modules import kernel_module
 from .blas_threads import SingleThreadBlas, numpy_blas_controller
-from .exp import make_exp
 from .row_rule import RowSplit
+
+# The compiled kernels (kernels/ at the repository's top): whole-matrix passes, row-split
+# passes, and the exp that vectorises.
+layers = kernel_module("fused_layers")
+rows = kernel_module("fused_rows")
+make_exp = kernel_module("fused_exp").make_exp
 
 # Never "reassoc" where the fast exp is: its rounding trick needs (t + S) - S as
 # written. The loss kernels have no such exp, and reassoc lets their sums vectorise.
@@ -83,10 +88,10 @@ class FusedOps(NumpyOps):
 
     def _compile(self, factory, dtype, names):
         activations = self.activations[dtype]
-        if factory is kernels.make_cost_and_delta:
+        if factory is layers.make_cost_and_delta:
             loss, kind = names
             return self.jit(factory(self.losses[loss], activations[kind]), fastmath=REDUCTION_FASTMATH)
-        if factory in (kernels.make_bias_activation, kernels.make_activation_backward):
+        if factory in (layers.make_bias_activation, layers.make_activation_backward):
             return self.jit(factory(activations[names[0]]))
         return self._compile_rows(factory, dtype, names)
 
@@ -97,9 +102,9 @@ class FusedOps(NumpyOps):
         if factory is rows.make_weight_grads_rows:
             made = factory(block_sums)
         elif factory is rows.make_dense_rows:
-            made = factory(kernels.make_bias_activation(activations[names[0]]))
+            made = factory(layers.make_bias_activation(activations[names[0]]))
         else:
-            block_delta = rows.make_block_delta(kernels.make_activation_backward(activations[names[0]]))
+            block_delta = rows.make_block_delta(layers.make_activation_backward(activations[names[0]]))
             made = factory(block_delta) if factory is rows.make_hidden_delta_rows else factory(block_sums, block_delta)
         return self.jit(made, parallel=True)
 
@@ -141,7 +146,7 @@ class FusedOps(NumpyOps):
         microseconds, and each Python-level check costs a tenth of one."""
         dense = self.dense
         product = numpy.dot if work <= TUNING.small_product else numpy.matmul
-        bias_activation = {dtype: self.kernel(kernels.make_bias_activation, dtype, kind) for dtype in self.activations}
+        bias_activation = {dtype: self.kernel(layers.make_bias_activation, dtype, kind) for dtype in self.activations}
 
         def blas_then_kernel(X, W, b, out):
             if X.dtype != out.dtype:
@@ -158,7 +163,7 @@ class FusedOps(NumpyOps):
             self.kernel(rows.make_dense_rows, out.dtype, kind)(X, W, b, out, parts)
             return out
         self.product(X, W.T, out)
-        self.kernel(kernels.make_bias_activation, out.dtype, kind)(out, b, out)
+        self.kernel(layers.make_bias_activation, out.dtype, kind)(out, b, out)
         return out
 
     def hidden_delta(self, delta, W, H, kind, out):
@@ -169,7 +174,7 @@ class FusedOps(NumpyOps):
         if kind == "softmax" or not (H.flags.c_contiguous and out.flags.c_contiguous):
             return super().hidden_delta(delta, W, H, kind, out)
         self.product(delta, W, out)
-        self.kernel(kernels.make_activation_backward, out.dtype, kind)(H, out, out)
+        self.kernel(layers.make_activation_backward, out.dtype, kind)(H, out, out)
         return out
 
     def backward_step(self, delta, W, H, kind, dW, db, out):
@@ -196,7 +201,7 @@ class FusedOps(NumpyOps):
         if (through and kind == "softmax") or not _contiguous(H, Y, out):
             return super().cost_and_delta(loss, kind, H, Y, scale, out)
         t = H.dtype.type
-        kernel = self.kernel(kernels.make_cost_and_delta, H.dtype, loss, kind if through else "identity")
+        kernel = self.kernel(layers.make_cost_and_delta, H.dtype, loss, kind if through else "identity")
         return t(kernel(H, Y, t(scale), _FLOOR[H.dtype], out) / H.shape[0])
 
     # -- the numba backend's one-pass loops ------------------------------------------

@@ -10,9 +10,11 @@ import os
 
 import numpy
 
+from ...kernel_modules import kernel_module
 from ...tuning import TUNING, available_cores, free_cores
-from . import rows
 from .blas_threads import find_scipy_blas
+
+rows = kernel_module("fused_rows")
 
 # FASTNET_ROW_PARALLEL=0 keeps every layer on the serial path (NumPy's BLAS, then
 # the kernels), e.g. to compare the two.

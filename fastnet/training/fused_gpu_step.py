@@ -1,6 +1,6 @@
 """Chunks of training iterations on the GPU, two kernels each, one host readback per chunk.
 
-:class:`FusedStep` runs the kernels of :mod:`kernels.step` for a small network: per
+:class:`FusedStep` runs the kernels of :mod:`fastnet.kernels.gpu_step` for a small network: per
 iteration a tile kernel (forward, backward and partial gradients of each tile of
 rows) and a reduce-and-update kernel. A chunk is a list of iterations, each a slice
 ``order[start : start + count]`` of the rows, and the host learns its outcome from one
@@ -16,7 +16,7 @@ the kernels run one by one on NumPy arrays: the same code path, minus the graph.
 
 import numpy
 
-from ..training.runners import CHUNK_ITERATIONS, ChunkResult
+from .runners import CHUNK_ITERATIONS, ChunkResult
 
 
 class FusedStep:

@@ -22,7 +22,7 @@ blocks are the parallelism here. The factories take the kernels each step calls.
 import numpy as np
 from numba import prange
 
-from ...maths import jitable
+from fastnet.maths import jitable
 
 
 @jitable

@@ -23,17 +23,17 @@ every later kernel of the chunk returns at once, so nothing overwrites that stat
 
 Every iteration's scalars (batch start, rows, iteration index) are kernel arguments, so
 a chunk of iterations can be captured into one CUDA graph and replayed: the host reads
-one ``record`` array per chunk. :mod:`fastnet.backends.gpu_step` drives it.
+one ``record`` array per chunk. :mod:`fastnet.training.fused_gpu_step` drives it.
 """
 
 import math
 
 import numpy
-from numba import cuda  # a module global: the CUDA simulator swaps it per thread (see kernels.layers)
+from numba import cuda  # a module global: the CUDA simulator swaps it per thread (see kernels.gpu_layers)
 
 from fastnet.neurons import NEURONS
 
-from .layers import make_block_sum
+from .gpu_layers import make_block_sum
 
 # Shared memory one block may use without opting in to more (48 KiB on every CUDA GPU
 # since Kepler): a tile's activations and deltas must fit in it.

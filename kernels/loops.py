@@ -23,8 +23,8 @@ which may alias an input where the docstring says so.
 
 import math
 
-from ..neurons import bias_gradient, neuron_input, weight_gradient
-from ..neurons import hidden_delta as hidden_delta_of
+from fastnet.neurons import bias_gradient, neuron_input, weight_gradient
+from fastnet.neurons import hidden_delta as hidden_delta_of
 
 
 def make_dense(activation):

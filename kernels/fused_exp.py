@@ -24,7 +24,7 @@ import numpy as np
 from numba import types
 from numba.extending import intrinsic, register_jitable
 
-from ...maths import jitable
+from fastnet.maths import jitable
 
 _INT_OF = {types.float64: types.int64, types.float32: types.int32}
 _FLOAT_OF = {types.int64: types.float64, types.int32: types.float32}

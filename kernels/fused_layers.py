@@ -9,7 +9,7 @@ so the source says what runs; :class:`~fastnet.backends.fused.FusedOps` compiles
 results, and they are plain Python until it does.
 """
 
-from ...maths import jitable
+from fastnet.maths import jitable
 
 
 @jitable
