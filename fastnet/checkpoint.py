@@ -45,7 +45,7 @@ def write(path, net, optimizer, epoch, history, settings):
 
 # Fit settings that checkpoints of older fastnets do not record, at the only value
 # those versions had, so such a checkpoint still resumes.
-_SETTINGS_BEFORE_THEY_WERE_SAVED = {"alpha": 0.0, "shuffle": True}
+_SETTINGS_BEFORE_THEY_WERE_SAVED = {"alpha": 0.0, "shuffle": True, "ranks": 1}
 
 
 def read(path, net, settings):
@@ -66,6 +66,12 @@ def read(path, net, settings):
     saved = dict(_SETTINGS_BEFORE_THEY_WERE_SAVED, **meta.get("settings", {}))
     # Checkpoints before 0.3 record the optimiser's settings (then always the defaults) apart.
     saved.setdefault("optimizer_settings", meta.get("hyperparameters", {}))
+    ranks = settings.get("ranks", 1)
+    if saved.get("ranks") != ranks:  # first: it changes the row count and batch size too
+        raise ModelFileError(
+            f"checkpoint {path!r} was written by a data-parallel run of {saved.get('ranks')!r} process(es), this run has "
+            f"{ranks}; resume with the same number (mpiexec -n {saved.get('ranks')!r}), whose shards and batches it continues"
+        )
     for key, value in settings.items():
         if saved.get(key) != value:
             what = "training data" if key in ("data_crc", "n_samples") else key

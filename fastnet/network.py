@@ -206,13 +206,17 @@ class Network:
                 h_prev = ws.h[l - 1]
                 delta = ops.backward_step(delta, self._W[l], h_prev, self._activations[l - 1], dW, db, ws.delta[l - 1])
         if alpha:
-            scale = alpha / X.shape[0]
-            squares = 0.0
-            for W, (dW, _) in zip(self._W, self._grads):
-                ops.axpy(dW, W, scale)
-                squares = squares + ops.sum_of_squares(W)
-            cost = cost + 0.5 * scale * squares
+            cost = cost + self._add_penalty(alpha, X.shape[0])
         return cost
+
+    def _add_penalty(self, alpha, m):
+        """Add the L2 penalty's gradient for m rows to the gradient buffer; returns its cost, alpha / (2 m) * sum W**2."""
+        scale = alpha / m
+        squares = 0.0
+        for W, (dW, _) in zip(self._W, self._grads):
+            self.ops.axpy(dW, W, scale)
+            squares = squares + self.ops.sum_of_squares(W)
+        return 0.5 * scale * squares
 
     # -- public API ----------------------------------------------------------
     def forward(self, X):
@@ -265,7 +269,8 @@ class Network:
         return float(cost), grads
 
     def fit(self, X, Y, *, epochs, lr, batch_size=None, optimizer="gd", callback=None,
-            checkpoint=None, checkpoint_every=None, resume=None, alpha=0.0, shuffle=True, optimizer_settings=None):
+            checkpoint=None, checkpoint_every=None, resume=None, alpha=0.0, shuffle=True, optimizer_settings=None,
+            comm=None):
         """Train and return the cost of each epoch.
 
         Parameters
@@ -310,6 +315,17 @@ class Network:
             0.999, ``eps`` 1e-8; ``rmsprop``: ``alpha`` 0.99, ``eps`` 1e-8; ``adamw``:
             Adam's and ``weight_decay`` 0.01 (decoupled, on every parameter). E.g.
             ``optimizer="adam", optimizer_settings={"beta2": 0.99}``.
+        comm : mpi4py communicator, optional
+            Train data-parallel with the other processes of ``comm`` (e.g.
+            ``MPI.COMM_WORLD`` under ``mpiexec -n N``): each passes its own rows of
+            X and Y (any number, even none), the same network and settings, and every
+            update sums the gradients of all. ``batch_size`` is the global batch, so
+            a full-batch fit equals one process holding every rank's rows to
+            rounding. Every rank ends with rank 0's starting weights trained, the
+            same on every rank; only rank 0 writes ``checkpoint``. Settings or
+            shapes that differ between ranks raise :class:`~fastnet.data_parallel.RanksDisagreeError`
+            on every rank; any other error on one rank prints its traceback and
+            aborts the whole run (``MPI_Abort``). See :mod:`fastnet.data_parallel`.
 
         Returns
         -------
@@ -329,16 +345,30 @@ class Network:
         KeyboardInterrupt
             Re-raised after undoing a half-applied update.
         """
+        if comm is not None:
+            from .data_parallel import fit_on_ranks
+
+            return fit_on_ranks(self, comm, X, Y, epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer,
+                                callback=callback, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                                resume=resume, alpha=alpha, shuffle=shuffle, optimizer_settings=optimizer_settings)
+        Xb, Yb, options = self._checked_fit(X, Y, epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer,
+                                            callback=callback, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+                                            resume=resume, alpha=alpha, shuffle=shuffle,
+                                            optimizer_settings=optimizer_settings)
+        with self.ops.running():  # a backend's library settings, undone when the fit ends
+            return fit_network(self, Xb, Yb, **options)
+
+    def _checked_fit(self, X, Y, *, epochs, lr, batch_size, optimizer, callback, checkpoint, checkpoint_every, resume,
+                     alpha, shuffle, optimizer_settings):
+        """``fit``'s arguments checked: X and Y on the backend, and the keyword arguments of ``fit_network``."""
         epochs, lr, batch_size = check_fit_options(epochs, lr, batch_size, optimizer, callback, checkpoint, checkpoint_every,
                                                    optimizer_settings)
         alpha = check_alpha(alpha)
         Xb, _, _ = self._to_backend_inputs(X)
         Yb = self._to_backend_targets(Y, Xb.shape[0])
-        with self.ops.running():  # a backend's library settings, undone when the fit ends
-            return fit_network(self, Xb, Yb, epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer,
-                               callback=callback, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
-                               resume=resume, alpha=alpha, shuffle=bool(shuffle),
-                               optimizer_settings=optimizer_settings)
+        return Xb, Yb, dict(epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer, callback=callback,
+                            checkpoint=checkpoint, checkpoint_every=checkpoint_every, resume=resume, alpha=alpha,
+                            shuffle=bool(shuffle), optimizer_settings=optimizer_settings)
 
     def reset_optimizer(self):
         """Forget the optimiser's state (momentum, Adam's moments), so the next ``fit`` starts it afresh."""

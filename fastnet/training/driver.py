@@ -89,42 +89,59 @@ def check_alpha(alpha):
 
 
 def fit_network(net, X, Y, *, epochs, lr, batch_size, optimizer, callback, checkpoint, checkpoint_every, resume,
-                alpha=0.0, shuffle=True, optimizer_settings=None, on_gradient=None):
+                alpha=0.0, shuffle=True, optimizer_settings=None, on_gradient=None, parallel=None):
     """Train ``net`` on backend arrays X, Y; returns this call's cost history (see Network.fit).
 
     ``on_gradient(grads, cost, count) -> cost`` runs between each update's gradient and
-    its application (see :class:`.runners.LayeredUpdates`).
+    its application (see :class:`.runners.LayeredUpdates`). ``parallel``, a
+    :class:`fastnet.data_parallel.DataParallel`, makes X and Y this rank's rows of a
+    data-parallel fit: it is the ``on_gradient``, and it cuts the epochs' batches.
     """
     m = X.shape[0]
+    rows = m if parallel is None else parallel.total_rows  # every rank's
     if batch_size is None and optimizer == "sgd":
         batch_size = SGD_BATCH_SIZE
-    batch = m if batch_size is None else min(batch_size, m)
-    full_batch = batch == m
+    batch = rows if batch_size is None else min(batch_size, rows)
+    full_batch = batch == rows
     fingerprint = data_fingerprint(net.ops.to_numpy(X), net.ops.to_numpy(Y)) if (checkpoint or resume) else None
     optimizer_settings = check_settings(optimizer, optimizer_settings)
-    settings = {"optimizer": optimizer, "lr": lr, "batch_size": batch, "n_samples": m, "data_crc": fingerprint,
-                "alpha": alpha, "shuffle": shuffle, "optimizer_settings": optimizer_settings}
-    opt, history = _optimizer_and_history(net, optimizer, optimizer_settings, resume, settings)
+    ranks = 1 if parallel is None else parallel.size
+    if parallel is not None:
+        fingerprint = parallel.fingerprint(fingerprint)
+        on_gradient = parallel.on_gradient
+        if parallel.rank != 0:
+            checkpoint = None  # rank 0 writes; every rank reads a resumed one
+    settings = {"optimizer": optimizer, "lr": lr, "batch_size": batch, "n_samples": rows, "data_crc": fingerprint,
+                "alpha": alpha, "shuffle": shuffle, "optimizer_settings": optimizer_settings, "ranks": ranks}
+    if parallel is None:
+        opt, history = _optimizer_and_history(net, optimizer, optimizer_settings, resume, settings)
+    else:  # a checkpoint that one rank cannot resume is an error on every rank
+        opt, history = parallel.together(_optimizer_and_history, net, optimizer, optimizer_settings, resume, settings)
     start_epoch = len(history)
-    runner = make_runner(net, opt, X, Y, lr, alpha, batch, on_gradient)
+    if parallel is not None:
+        parallel.start(alpha)  # the penalty comes after the sum, with every rank's rows
+    runner = make_runner(net, opt, X, Y, lr, 0.0 if parallel else alpha, batch, on_gradient)
     log = EpochLog(net, opt, history, epochs, callback, checkpoint, checkpoint_every, settings)
     updates = 0  # finished in this call
     try:
         while len(history) < epochs:
-            batches = _next_chunk(runner, log, full_batch, m, batch)
-            if not full_batch:
+            if full_batch:
+                batches = _full_batches(runner, log, m)
+                weights = None
+            else:
                 log.mid_epoch = True
-                runner.set_order(net._rng.permutation(m) if shuffle else numpy.arange(m))
+                order, batches, weights = _epoch_of_batches(net, parallel, m, batch, shuffle)
+                runner.set_order(order)
             costs, diverged = runner.run(batches)
             updates += len(costs)
-            stop = log.record(costs, batches, full_batch)
+            stop = log.record(costs, weights)
             if diverged:
                 raise DivergenceError(len(history) + 1, updates + 1, lr, list(history))
             if stop:
                 break
     except (KeyboardInterrupt, MemoryError) as exc:
         if runner.interrupted is not None:  # stopped inside a chunk: keep what it finished
-            log.record(runner.interrupted.costs, batches, full_batch)
+            log.record(runner.interrupted.costs, weights)
             runner.interrupted = None
         if isinstance(exc, KeyboardInterrupt):
             log.save_on_interrupt(start_epoch)
@@ -191,10 +208,21 @@ def _optimizer_and_history(net, optimizer, optimizer_settings, resume, settings)
     return opt, history
 
 
-def _next_chunk(runner, log, full_batch, m, batch):
-    """The batches of the next chunk: one epoch of mini-batches, or full batches up to where the host must look."""
-    if not full_batch:
-        return batches_of(m, batch)
+def _epoch_of_batches(net, parallel, m, batch, shuffle):
+    """One mini-batch epoch: the rows' order, the ``(start, count)`` batches, and each batch's weight in the epoch's cost.
+
+    One process shuffles with the network's random stream; a data-parallel rank cuts
+    its own rows (see :meth:`fastnet.data_parallel.DataParallel.epoch`).
+    """
+    if parallel is not None:
+        return parallel.epoch(batch, shuffle)
+    batches = batches_of(m, batch)
+    order = net._rng.permutation(m) if shuffle else numpy.arange(m)
+    return order, batches, [count for _, count in batches]
+
+
+def _full_batches(runner, log, m):
+    """The next chunk of full-batch updates: up to where the host must look (a callback, a checkpoint)."""
     n = 1 if log.callback is not None else min(runner.chunk_epochs, log.epochs - len(log.history))
     if log.checkpoint_every:
         n = min(n, log.checkpoint_every - len(log.history) % log.checkpoint_every)
@@ -212,15 +240,19 @@ class EpochLog:
         # no epoch's end: only an epoch's end goes to the checkpoint, so resuming it is exact.
         self.mid_epoch = False
 
-    def record(self, costs, batches, full_batch):
-        """Record the epochs that ``costs``, the finished updates of ``batches``, complete; True to stop."""
-        if full_batch:
+    def record(self, costs, weights=None):
+        """Record the epochs that ``costs`` complete; True to stop.
+
+        Full batch (``weights`` None): each cost is an epoch's. Mini-batch: the costs of
+        one epoch's batches so far, weighted by ``weights`` (each batch's rows) once all
+        are in.
+        """
+        if weights is None:
             return any([self.end_epoch(cost) for cost in costs])  # a chunk never outruns a callback
-        if len(costs) < len(batches):
+        if len(costs) < len(weights):
             return False
         self.mid_epoch = False
-        m = sum(count for _, count in batches)
-        return self.end_epoch(sum(cost * count for cost, (_, count) in zip(costs, batches)) / m)
+        return self.end_epoch(sum(cost * w for cost, w in zip(costs, weights)) / sum(weights))
 
     def end_epoch(self, cost):
         """Record one finished epoch: history, checkpoint, callback. Returns True to stop."""

@@ -106,6 +106,8 @@ class LayeredUpdates:
 
     def gradient(self, start, count):
         """Backprop on rows ``order[start : start + count]`` (and ``on_gradient``); returns the mean cost."""
+        if count == 0:  # a data-parallel rank with no rows in this update: on_gradient adds nothing from here
+            return self.on_gradient(self.net._grad_buffer, 0.0, 0)
         if start == 0 and count == self.m:
             X, Y = self.X, self.Y
         else:

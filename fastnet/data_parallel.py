@@ -1,0 +1,296 @@
+"""Data-parallel training over MPI: each process trains on its own rows, and every update sums their gradients.
+
+Synchronous data parallelism as Horovod and PyTorch's DDP do it, on an existing
+engine (MPI, through mpi4py) rather than a home-made one. A network's gradients
+already sit in one flat buffer, so one update is one ``Allreduce`` of one float64
+vector, at the training driver's ``on_gradient`` point (between the gradient and its
+application)::
+
+    [ gradient * rows | cost * rows | rows | stop ]
+
+Each rank's mean gradient and cost, weighted by its rows, are summed and divided by
+the summed rows: the mean over every rank's rows, as one process holding them all
+would compute it. The L2 penalty is added once, after the sum, with the global row
+count. Every rank then applies the same sum to the same weights, so the weights stay
+identical, and a diverging cost diverges on every rank at the same update. ``stop``
+carries Ctrl-C: SIGINT only raises a flag, and every rank stops after the same
+update once the sum says one of them was interrupted.
+
+Nothing here hangs on a failure: the ranks agree on the network and the settings
+before training (a mismatch is the same error on every rank), and any other
+exception on one rank prints its traceback with the rank and aborts the whole run.
+
+mpi4py is imported only when asked for (:func:`import_mpi`).
+"""
+
+import math
+import os
+import signal
+import sys
+import threading
+import traceback
+
+import numpy
+
+# Environment variables through which launchers tell a process how many they started
+# (Open MPI, MPICH/Intel MPI/Slurm's PMI, MVAPICH), and how many on this node.
+WORLD_SIZE_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MV2_COMM_WORLD_SIZE")
+LOCAL_SIZE_VARIABLES = ("OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "MV2_COMM_WORLD_LOCAL_SIZE")
+INSTALL_HINT = ('install it with: pip install "fastnet[mpi]" (mpi4py and the MPICH wheel); on a cluster, '
+                "pip install mpi4py against the site's MPI (README, \"Training on several processes\")")
+
+
+class MPIUnavailableError(ImportError):
+    """Data-parallel training was asked for, and mpi4py or an MPI library is missing."""
+
+
+class RanksDisagreeError(ValueError):
+    """The ranks of a data-parallel fit were given different networks, data shapes or settings (raised on every rank)."""
+
+
+def _count(environ, names):
+    for name in names:
+        value = environ.get(name, "").strip()
+        if value.isdigit() and int(value) >= 1:
+            return int(value)
+    return 1
+
+
+def launched_processes(environ=None):
+    """How many processes the MPI launcher (``mpiexec -n N``) started this one among; 1 without a launcher."""
+    return _count(os.environ if environ is None else environ, WORLD_SIZE_VARIABLES)
+
+
+def processes_on_this_node(environ=None):
+    """How many of the launched processes run on this machine (they share its cores); 1 without a launcher."""
+    return _count(os.environ if environ is None else environ, LOCAL_SIZE_VARIABLES)
+
+
+def import_mpi():
+    """``mpi4py.MPI``, or :class:`MPIUnavailableError` naming the extra to install."""
+    try:
+        from mpi4py import MPI
+    except ImportError as exc:
+        raise MPIUnavailableError(f"data-parallel training needs mpi4py, which is not installed ({exc}); "
+                                  f"{INSTALL_HINT}") from exc
+    except RuntimeError as exc:  # mpi4py is there but found no MPI library to load
+        raise MPIUnavailableError(f"mpi4py found no MPI library ({exc}); {INSTALL_HINT}") from exc
+    return MPI
+
+
+def launched_world():
+    """MPI's world communicator when a launcher started several processes, else None (mpi4py is then not imported)."""
+    if launched_processes() <= 1:
+        return None
+    return import_mpi().COMM_WORLD
+
+
+def abort_run(comm, exc):
+    """Print ``exc``'s traceback under this rank's name and end every rank of ``comm`` (``MPI_Abort``)."""
+    rank = comm.Get_rank()
+    lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    sys.stderr.write("".join(f"[rank {rank}] {line}" for chunk in lines for line in chunk.splitlines(True)))
+    sys.stderr.write(f"[rank {rank}] fastnet: aborting all {comm.Get_size()} processes\n")
+    sys.stderr.flush()
+    comm.Abort(1)
+
+
+class DataParallel:
+    """One fit's data-parallel side: agreement, the summed gradient, the shards of each epoch, Ctrl-C.
+
+    Parameters
+    ----------
+    comm : mpi4py communicator
+    net : fastnet.Network
+        This rank's network; its parameters are made rank 0's when training starts.
+    rows : int
+        This rank's training rows.
+    """
+
+    def __init__(self, comm, net, rows):
+        self.comm, self.net = comm, net
+        self.rank, self.size = comm.Get_rank(), comm.Get_size()
+        self.rows = int(rows)
+        self.rows_of_rank = [int(r) for r in comm.allgather(self.rows)]
+        self.total_rows = sum(self.rows_of_rank)
+        n = net._grad_buffer.flat.shape[0]
+        self.send = numpy.zeros(n + 3)  # gradient sums, cost sum, rows, stop flags
+        self.summed = numpy.zeros(n + 3)
+        self.alpha = 0.0
+        self.stop_requested = False
+        self.raised_together = None
+
+    # -- before training -----------------------------------------------------------
+    def agree(self, facts, local_error=None):
+        """Raise the same :class:`RanksDisagreeError` on every rank unless all ranks hold the same ``facts``.
+
+        ``facts`` is a dict of what must match (layers, features, dtype, settings);
+        ``local_error`` is this rank's own problem with its data, if any, which every
+        rank then reports.
+        """
+        gathered = self.comm.allgather((facts, None if local_error is None else str(local_error)))
+        problems = [f"rank {r}: {error}" for r, (_, error) in enumerate(gathered) if error is not None]
+        for key in facts:
+            values = [f[key] for f, _ in gathered]
+            if any(v != values[0] for v in values):
+                problems.append(f"{key} differs: " + ", ".join(f"rank {r} has {v!r}" for r, v in enumerate(values)))
+        if problems:
+            raise RanksDisagreeError("the ranks of this data-parallel fit disagree: " + "; ".join(problems))
+        if self.total_rows == 0:
+            raise RanksDisagreeError("no rank has any training rows")
+
+    def together(self, step, *args):
+        """``step(*args)`` on every rank; if it raises on any, an error on every rank (each its own, or the first one's)."""
+        try:
+            result, error = step(*args), None
+        except (ValueError, OSError) as exc:  # a checkpoint missing or unusable here
+            result, error = None, exc
+        errors = self.comm.allgather(None if error is None else str(error))
+        if error is None:
+            for rank, message in enumerate(errors):
+                if message is not None:
+                    error = RanksDisagreeError(f"rank {rank} could not go on: {message}")
+                    break
+        if error is not None:
+            self.raised_together = error  # every rank raises: nothing to abort
+            raise error
+        return result
+
+    def start(self, alpha):
+        """Make every rank's parameters and random stream rank 0's; ``alpha`` is added after each sum."""
+        self.alpha = alpha
+        params = self.net._param_buffer.flat
+        host = numpy.ascontiguousarray(self.net.ops.to_numpy(params))
+        self.comm.Bcast(host, root=0)
+        self.net.ops.copy_into(params, self.net.ops.asarray(host, params.dtype))
+        # The same stream on every rank: each draws the same seed for each epoch's shuffle,
+        # and a checkpoint (rank 0's) continues it exactly.
+        self.net._rng.bit_generator.state = self.comm.bcast(self.net._rng.bit_generator.state, root=0)
+
+    def fingerprint(self, local):
+        """One value for every rank's data fingerprint (a checkpoint's ``data_crc``), the same on every rank."""
+        return "/".join(str(f) for f in self.comm.allgather(local))
+
+    # -- each update ---------------------------------------------------------------
+    def on_gradient(self, grads, cost, count):
+        """Replace this rank's mean gradient and cost by the mean over every rank's rows; returns that cost."""
+        ops, send = self.net.ops, self.send
+        if count:
+            numpy.multiply(ops.to_numpy(grads.flat), count, out=send[:-3])
+            send[-3] = float(cost) * count
+        else:  # no rows of this batch here: add nothing
+            send[:-2] = 0.0
+        send[-2] = count
+        send[-1] = 1.0 if self.stop_requested else 0.0
+        self.comm.Allreduce(send, self.summed)
+        if self.summed[-1]:  # some rank was interrupted: every rank stops before applying this update
+            raise KeyboardInterrupt
+        rows = self.summed[-2]
+        ops.copy_into(grads.flat, ops.asarray(self.summed[:-3] / rows, grads.flat.dtype))
+        cost = self.summed[-3] / rows
+        if self.alpha:
+            cost = cost + float(self.net._add_penalty(self.alpha, rows))
+        return cost
+
+    # -- each mini-batch epoch -----------------------------------------------------
+    def steps_per_epoch(self, batch):
+        """Updates in one epoch at global batch size ``batch``: the same on every rank."""
+        return max(1, math.ceil(self.total_rows / batch))
+
+    def epoch(self, batch, shuffle):
+        """This rank's row order, its ``(start, count)`` batches and every batch's global rows, for one epoch.
+
+        Each rank cuts its rows into as many batches as there are steps, sizes
+        differing by at most one (a rank may have none in a step), so every rank takes
+        the same steps and no row is padded or repeated. Rows are shuffled by a seed
+        drawn for the epoch from the network's stream (the same on every rank) and the rank.
+        """
+        steps = self.steps_per_epoch(batch)
+        order = numpy.arange(self.rows)
+        if shuffle:  # the epoch's seed, drawn alike on every rank, with the rank
+            seed = int(self.net._rng.integers(2**63))
+            order = numpy.random.default_rng([seed, self.rank]).permutation(self.rows)
+        counts = shard_counts(self.rows_of_rank, steps)
+        batches, start = [], 0
+        for count in counts[self.rank]:
+            batches.append((start, count))
+            start += count
+        return order, batches, [sum(step) for step in zip(*counts)]
+
+    # -- Ctrl-C ----------------------------------------------------------------------
+    def interrupts_as_flag(self):
+        """A context in which SIGINT sets the stop flag instead of raising (main thread only)."""
+        return _FlagOnSigint(self)
+
+
+def shard_counts(rows_of_rank, steps):
+    """``counts[r][s]``: how many of rank r's rows go into step s of an epoch of ``steps`` updates.
+
+    A rank's counts differ by at most one from step to step. The steps that take one
+    row more continue, from rank to rank, round the steps where the previous rank's
+    stopped, so that each step's total over the ranks differs by at most one too: no
+    step is left empty (there are at most as many steps as rows) and the global batch
+    stays the size asked for.
+    """
+    counts, offset = [], 0
+    for rows in rows_of_rank:
+        small, extra = divmod(rows, steps)
+        mine = [small] * steps
+        for i in range(extra):
+            mine[(offset + i) % steps] += 1
+        offset = (offset + extra) % steps
+        counts.append(mine)
+    return counts
+
+
+class _FlagOnSigint:
+    def __init__(self, parallel):
+        self.parallel = parallel
+        self.previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._flag)
+        return self
+
+    def _flag(self, signum, frame):
+        self.parallel.stop_requested = True
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        self.parallel.stop_requested = False
+        return False
+
+
+def fit_on_ranks(net, comm, X, Y, **options):
+    """:meth:`fastnet.Network.fit` with ``comm``: check, agree, then train with the gradients summed across ranks."""
+    from .training import fit_network
+    from .training.driver import DivergenceError
+
+    local_error = None
+    try:
+        Xb, Yb, checked = net._checked_fit(X, Y, **options)
+        rows = Xb.shape[0]
+    except (ValueError, TypeError) as exc:  # this rank's data or settings: every rank must hear of it
+        local_error, rows, checked = exc, 0, options
+        Xb = Yb = None
+    parallel = DataParallel(comm, net, rows)
+    config = net._config()
+    facts = dict(config, features=None if Xb is None else int(Xb.shape[1]),
+                 outputs=None if Yb is None else int(Yb.shape[1]),
+                 **{key: checked[key] for key in ("epochs", "lr", "batch_size", "optimizer", "alpha", "shuffle",
+                                                  "checkpoint_every")},
+                 optimizer_settings=repr(checked["optimizer_settings"]))
+    if local_error is not None:
+        facts = config  # this rank's settings may be what is wrong: compare only the networks
+    parallel.agree(facts, local_error)
+    with net.ops.running(), parallel.interrupts_as_flag():
+        try:
+            return fit_network(net, Xb, Yb, parallel=parallel, **checked)
+        except (KeyboardInterrupt, DivergenceError, RanksDisagreeError):
+            raise  # the same on every rank, at the same update: nothing to abort
+        except BaseException as exc:  # noqa: BLE001 - one rank alone: the others would wait for it forever
+            if exc is not parallel.raised_together:
+                abort_run(comm, exc)
+            raise
