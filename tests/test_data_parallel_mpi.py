@@ -8,6 +8,7 @@ hang fails the test instead of the run.
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -33,9 +34,12 @@ def mpiexec():
     return found
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
 def launch(ranks, *case, check=True):
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", NUMBA_NUM_THREADS="1",
-               PYTHONWARNINGS="ignore")
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}  # fastnet sets each rank's own
+    env["PYTHONWARNINGS"] = "ignore"
     env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(HERE), env.get("PYTHONPATH", "")])
     done = subprocess.run([mpiexec(), "-n", str(ranks), sys.executable, CASES, *case], capture_output=True,
                           text=True, timeout=LIMIT_S, env=env)
@@ -87,3 +91,60 @@ def test_ctrl_c_on_one_rank_stops_every_rank_after_the_same_update():
 
 def test_a_resumed_mini_batch_run_continues_exactly(tmp_path):
     assert launch(3, "resumed", str(tmp_path / "run.ckpt")) == {"exact": True, "same_history": True}
+
+
+def test_each_rank_trains_on_its_share_of_the_cores_and_gives_them_back():
+    from fastnet.tuning import available_cores
+
+    result = launch(2, "threads")
+    share = max(1, available_cores() // 2)
+    for seen in result["during"]:
+        assert seen["numba"] == share and all(n == share for n in seen["blas"]), seen
+    assert result["numba_after"] == result["numba_before"]
+
+
+def fastnet_command(ranks, *options, cwd):
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
+    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(HERE), env.get("PYTHONPATH", "")])
+    command = [sys.executable, "-m", "fastnet", "train", "--quiet", *options]
+    return ([mpiexec(), "-n", str(ranks)] if ranks > 1 else []) + command, env
+
+
+def final_cost(output):
+    return next(line for line in output.splitlines() if line.startswith("time:")).split("final cost:")[1].strip()
+
+
+def test_mpiexec_fastnet_train_trains_as_one_process_and_rank_0_alone_speaks(tmp_path):
+    command, env = fastnet_command(2, "--epochs", "200", "--save", "model.npz", cwd=tmp_path)
+    two = subprocess.run(command, capture_output=True, text=True, timeout=LIMIT_S, env=env, cwd=tmp_path)
+    assert two.returncode == 0, two.stderr[-2000:]
+    command, env = fastnet_command(1, "--epochs", "200", cwd=tmp_path)
+    one = subprocess.run(command, capture_output=True, text=True, timeout=LIMIT_S, env=env, cwd=tmp_path)
+    assert final_cost(two.stdout) == final_cost(one.stdout)  # to the six digits printed
+    assert two.stdout.count("backend:") == 1 and "data-parallel: 2 processes" in two.stdout
+    assert two.stdout.count("saved: model.npz") == 1 and (tmp_path / "model.npz").is_file()
+
+
+def test_ctrl_c_to_mpiexec_stops_every_rank_saves_and_exits_130(tmp_path):
+    command, env = fastnet_command(2, "--epochs", "100000000", "--checkpoint", "run.ckpt", "--checkpoint-every",
+                                   "1000", cwd=tmp_path)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                               cwd=tmp_path)
+    try:
+        for line in process.stdout:  # training has started once the data-parallel line is out
+            if line.startswith("data-parallel:"):
+                break
+        time.sleep(2)
+        process.send_signal(signal.SIGINT)  # what Ctrl-C in the terminal sends mpiexec
+        start = time.perf_counter()
+        _, err = process.communicate(timeout=30)
+        took = time.perf_counter() - start
+    finally:
+        process.kill()
+    assert process.returncode == 130, err[-2000:]
+    assert took < 10, f"{took:.1f} s from SIGINT to exit"
+    assert err.count("interrupted after") == 1 and (tmp_path / "run.ckpt").is_file()
+    command, env = fastnet_command(3, "--resume", "run.ckpt", "--epochs", "100000000", cwd=tmp_path)
+    other = subprocess.run(command, capture_output=True, text=True, timeout=LIMIT_S, env=env, cwd=tmp_path)
+    assert other.returncode == 2
+    assert other.stderr.count("data-parallel run of 2 process(es), this run has 3") == 1

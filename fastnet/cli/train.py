@@ -1,5 +1,11 @@
-"""``fastnet train``: train on digits or a CSV/.npz file; report, plot, save."""
+"""``fastnet train``: train on digits or a CSV/.npz file; report, plot, save.
 
+Under an MPI launcher (``mpiexec -n N fastnet train ...``) every process is one rank of
+a data-parallel run (:mod:`fastnet.data_parallel`): each reads the data, trains on its
+share of the training rows, and rank 0 alone prints, shows progress and writes files.
+"""
+
+import contextlib
 import os
 import sys
 import time
@@ -8,6 +14,7 @@ import warnings
 import numpy
 
 from ..backends.reference import BackendMemoryError
+from ..data_parallel import abort_run, launched_world, together
 from ..datasets import load_digits, scaler_stats
 from ..encoding import one_hot
 from ..network import Network
@@ -151,6 +158,32 @@ def _out_of_memory(exc):
 
 
 def run(args):
+    comm = launched_world()  # several processes under mpiexec: train data-parallel
+    if comm is None:
+        return _train(args, *_prepare(args))
+    speaks = comm.Get_rank() == 0
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(sys.stdout if speaks else quiet):
+        args.quiet = args.quiet or not speaks
+        try:
+            # An error on one rank alone (a file missing on its machine) is an error on every rank, not a hang.
+            prepared = together(comm, _prepare, args, errors=(ValueError, RuntimeError, OSError, MemoryError))
+        except (ValueError, RuntimeError, OSError, MemoryError):
+            if speaks:
+                raise
+            return 2  # rank 0 says it, naming the rank that failed
+        try:
+            return _train(args, *prepared, comm=comm)
+        except (ValueError, FloatingPointError):  # the same on every rank: the ranks agreed, and diverge together
+            if speaks:
+                raise
+            return 2
+        except BaseException as exc:  # noqa: BLE001 - one rank alone: the others would wait for it forever
+            abort_run(comm, exc)
+            raise
+
+
+def _prepare(args):
+    """Options, data and network: (plan, the split, classes, network, one-hot training targets)."""
     plan = check_train_options(args)  # every option, output path and dependency, before any output
     X_train, X_test, y_train, y_test, name, stats = _dataset(args)
     classes = numpy.unique(numpy.concatenate([y_train, y_test]))
@@ -166,24 +199,39 @@ def run(args):
         raise ValueError(f"--layers {'-'.join(map(str, layers))} must start with the {X_train.shape[1]} features "
                          f"and end with the {len(classes)} classes of {name}")
     Y_train = one_hot(numpy.searchsorted(classes, y_train), len(classes))
+    return plan, (X_train, X_test, y_train, y_test, name, stats), classes, net, Y_train
+
+
+def _train(args, plan, split, classes, net, Y_train, comm=None):
+    X_train, X_test, y_train, y_test, name, stats = split
     settings = plan.settings
+    rows = slice(None)  # the training rows this process trains on
+    if comm is not None:
+        rank, size = comm.Get_rank(), comm.Get_size()
+        rows = numpy.array_split(numpy.arange(len(y_train)), size)[rank]
     print(f"backend: {net.backend}   network: {'-'.join(map(str, net.layers))} {settings['activation']}/"
           f"{settings['output_activation']}, {settings['loss']}, {args.optimizer}, {net.dtype.name}")
     print(f"data: {name}, {len(y_train)} training and {len(y_test)} test samples, {len(classes)} classes")
+    if comm is not None:
+        fewest, most = len(y_train) // size, -(-len(y_train) // size)
+        each = f"{fewest}" if fewest == most else f"{fewest}-{most}"
+        print(f"data-parallel: {size} processes (MPI), {each} training rows each; rank 0 reports and writes files")
     if args.resume:
         print(f"resuming: {args.resume} at epoch {plan.resume_epoch}, on to epoch {plan.epochs}")
     try:
-        compile_s = _compile_once(net, X_train, Y_train, plan, args)
+        compile_s = _compile_once(net, X_train[rows], Y_train[rows], plan, args)
         if compile_s >= 0.5:
             print(f"compiling kernels, once: {compile_s:.1f} s (cached on disk for later runs)")
         start = time.perf_counter()
         # The command says it in its own words when training did not learn (see _did_not_learn).
         with ProgressBar(plan.epochs, quiet=args.quiet, initial=plan.resume_epoch) as bar, warnings.catch_warnings():
             warnings.simplefilter("ignore", CostRoseWarning)
-            net.fit(X_train, Y_train, epochs=plan.epochs, lr=plan.lr, batch_size=args.batch_size,
+            net.fit(X_train[rows], Y_train[rows], epochs=plan.epochs, lr=plan.lr, batch_size=args.batch_size,
                     optimizer=args.optimizer, callback=bar if bar.enabled else None, checkpoint=args.checkpoint,
-                    checkpoint_every=args.checkpoint_every, resume=args.resume)
+                    checkpoint_every=args.checkpoint_every, resume=args.resume, comm=comm)
     except KeyboardInterrupt:
+        if comm is not None and comm.Get_rank() != 0:
+            return 130  # rank 0 says it and writes the files
         print(f"\ninterrupted after {len(net.history)} epochs; the network keeps its last completed update",
               file=sys.stderr)
         if args.save:
@@ -200,6 +248,8 @@ def run(args):
     test_acc = float(numpy.mean(classes[net.predict(X_test)] == y_test))
     print(f"time: {elapsed:.3f} s   epochs: {len(history)}   final cost: {history[-1]:.6f}")
     print(f"train accuracy: {train_acc:.4f}   test accuracy: {test_acc:.4f}")
+    if comm is not None and comm.Get_rank() != 0:
+        return 0  # the same weights as rank 0, which reports and writes the files
     failure = _did_not_learn(history, train_acc, y_train)
     if failure:
         print(f"warning: training did not learn: {failure}; try a smaller --lr, more --epochs"

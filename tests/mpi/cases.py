@@ -121,6 +121,22 @@ def resumed(path):
             "same_history": again.history == straight.history})
 
 
+def threads():
+    """BLAS's and Numba's threads during and after a fit (run without thread variables in the environment)."""
+    import numba
+    from threadpoolctl import threadpool_info
+
+    seen = {}
+
+    def callback(epoch, cost):
+        seen["blas"] = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+        seen["numba"] = numba.get_num_threads()
+
+    before = numba.get_num_threads()
+    network("fused").fit(X[mine], Y[mine], epochs=2, lr=0.5, callback=callback, comm=comm)
+    report({"during": comm.allgather(seen), "numba_before": before, "numba_after": numba.get_num_threads()})
+
+
 if __name__ == "__main__":
     case = globals()[sys.argv[1]]
     case(*sys.argv[2:])
