@@ -325,6 +325,21 @@ class _FastNetBase(BaseEstimator):
         X = validate_data(self, X, reset=False, dtype=self.network_.dtype)
         return self.network_.forward(X)
 
+    def to_onnx(self, path):
+        """Write the fitted estimator's prediction as an ONNX model (needs ``pip install "fastnet[onnx]"``).
+
+        Input ``X`` (n_samples, n_features) in the network's dtype. A classifier's
+        outputs are ``probabilities`` (as :meth:`predict_proba`) and ``label`` (as
+        :meth:`predict`); a regressor's, ``outputs`` of shape (n_samples, n_targets).
+        """
+        check_is_fitted(self, "network_")
+        from .onnx_export import network_model, write_model
+
+        write_model(network_model(self.network_, **self._onnx_head()), path)
+
+    def _onnx_head(self):
+        return {"head": "outputs"}
+
     def save(self, path):
         """Write the fitted estimator to an ``.npz`` model file; read it with :func:`fastnet.load_estimator`.
 
@@ -446,6 +461,12 @@ class FastNetClassifier(ClassifierMixin, _FastNetBase):
         if len(self.classes_) == 2 and self.network_.layers[-1] == 1:
             return (y == self.classes_[1]).astype(self.dtype).reshape(-1, 1)
         return one_hot(np.searchsorted(self.classes_, y), len(self.classes_))
+
+    def _onnx_head(self):
+        if self._multilabel:
+            return {"head": "multilabel"}
+        binary = len(self.classes_) == 2 and self.network_.layers[-1] == 1
+        return {"head": "binary" if binary else "classes", "classes": self.classes_}
 
     def _labels_of(self, proba):
         if self._multilabel:

@@ -40,17 +40,26 @@ def write_archive(path, meta, arrays):
 
     ``path`` is used exactly as given (no ``.npz`` is appended).
     """
+    meta = dict(meta, format=FORMAT, version=VERSION)
+    write_atomically(path, lambda fh: numpy.savez(fh, meta=numpy.array(json.dumps(meta)), **arrays))
+
+
+def write_atomically(path, write):
+    """Call ``write(binary_file)`` on a temporary file beside ``path``, then put it in ``path``'s place.
+
+    A failure leaves ``path`` as it was and nothing beside it; the new file gets the
+    mode any new file gets (the umask's).
+    """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):  # named before the temporary file, which the OS error would name instead
         raise IsADirectoryError(f"{path!r} is a folder; give a file name")
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"cannot write {path!r}: the folder {folder!r} does not exist")
-    meta = dict(meta, format=FORMAT, version=VERSION)
     fd, tmp = tempfile.mkstemp(prefix=".fastnet-", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
-            numpy.savez(fh, meta=numpy.array(json.dumps(meta)), **arrays)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's file is private (0600): give it the mode any new file gets

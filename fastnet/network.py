@@ -408,6 +408,25 @@ class Network:
         arrays.update({f"b{l}": b for l, b in enumerate(biases)})
         return arrays
 
+    def to_onnx(self, path, *, classes=None):
+        """Write the forward pass as an ONNX model (needs ``pip install "fastnet[onnx]"``).
+
+        Parameters
+        ----------
+        path : str or path-like
+            The ``.onnx`` file to write (atomically).
+        classes : array of length n_out, optional
+            Adds an output ``label``: the class of each row's largest output.
+
+        The model takes ``X`` (n_samples, n_in) in the network's dtype and gives
+        ``probabilities`` after a softmax, else ``outputs``: what :meth:`forward` gives.
+        """
+        from .onnx_export import network_model, write_model
+
+        if classes is not None and len(classes) != self.layers[-1]:
+            raise ValueError(f"classes has {len(classes)} entries, the network has {self.layers[-1]} outputs")
+        write_model(network_model(self, classes=classes, head="outputs" if classes is None else "classes"), path)
+
     def save(self, path, *, extra_meta=None, extra_arrays=None):
         """Write the network to ``path`` as an ``.npz`` model file (atomically, no pickle).
 

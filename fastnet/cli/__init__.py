@@ -1,4 +1,4 @@
-"""The ``fastnet`` command: train, predict, info, bench, tutorial.
+"""The ``fastnet`` command: train, predict, export, info, bench, tutorial.
 
 Every error a user can cause is printed as one ``fastnet: error: ...`` line
 (exit status 2), never as a traceback. Ctrl-C prints one line and exits with
@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 
-COMMANDS = ("train", "predict", "info", "bench", "tutorial")
+COMMANDS = ("train", "predict", "export", "info", "bench", "tutorial")
 
 # The exit status of a process ended by SIGPIPE, which is what `cat` or `yes` give.
 BROKEN_PIPE_STATUS = 141
