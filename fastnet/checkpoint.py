@@ -48,6 +48,14 @@ def write(path, net, optimizer, epoch, history, settings):
 _SETTINGS_BEFORE_THEY_WERE_SAVED = {"alpha": 0.0, "shuffle": True, "ranks": 1}
 
 
+class SettingChanged(ModelFileError):
+    """A checkpoint written with another value of the fit setting ``key`` (the command line names its flag)."""
+
+    def __init__(self, message, key):
+        super().__init__(message)
+        self.key = key
+
+
 def read(path, net, settings):
     """Read a checkpoint and check that ``net`` and ``settings`` can continue it.
 
@@ -75,9 +83,9 @@ def read(path, net, settings):
     for key, value in settings.items():
         if saved.get(key) != value:
             what = "training data" if key in ("data_crc", "n_samples") else key
-            raise ModelFileError(
+            raise SettingChanged(
                 f"checkpoint {path!r} was written with different {what} "
-                f"({key}={saved.get(key)!r}, now {value!r}); resume with the same data and settings"
+                f"({key}={saved.get(key)!r}, now {value!r}); resume with the same data and settings", key
             )
     weights, biases = parameters_from(path, meta, arrays)
     opt_state = [arrays[k] for k in sorted((k for k in arrays if k.startswith("opt")), key=lambda k: int(k[3:]))]

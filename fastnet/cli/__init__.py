@@ -22,12 +22,19 @@ BROKEN_PIPE_STATUS = 141
 INTERRUPTED_STATUS = 130
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """argparse, but a usage error is one ``fastnet: error:`` line and where to read more, not the usage block."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+
 def build_parser():
     from fastnet import __version__
 
-    parser = argparse.ArgumentParser(prog="fastnet", description="GPU-accelerated, vectorised neural-network trainer.")
+    parser = OneLineErrors(prog="fastnet", description="GPU-accelerated, vectorised neural-network trainer.")
     parser.add_argument("--version", action="version", version=f"fastnet {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineErrors)
     for name in COMMANDS:
         command(name).add_parser(sub)
     return parser

@@ -2,11 +2,12 @@
 
 import csv
 import difflib
+import os
 import sys
 
 import numpy
 
-from ..backends import get_backend
+from ..backends import ENV_VAR, get_backend
 from ..data_files import csv_columns, load_table, read_column
 from ..model_file import read_archive
 from ..network import network_from_archive
@@ -25,36 +26,51 @@ def add_parser(sub):
     p.add_argument("--by-position", action="store_true",
                    help="take FILE's columns in order, ignoring the model's column names")
     p.add_argument("--proba", action="store_true",
-                   help="add one column per class: the model's probability of it (softmax or sigmoid outputs)")
+                   help="add one column per class: the model's probability of it (models with a softmax "
+                        "output layer, or one sigmoid output for two classes)")
     p.add_argument("--keep", metavar="COLUMN", action="append", default=[],
                    help="copy this CSV column (an id, say) into the output, before the prediction; repeatable")
     p.add_argument("--output", "-o", help="write here instead of standard output")
-    p.add_argument("--backend", default="numpy", help="numpy (default), fused, numba, python or cupy")
+    p.add_argument("--backend", help="numpy, fused, numba, python or cupy (default: $FASTNET_BACKEND, else numpy)")
 
 
 def run(args):
-    get_backend(args.backend)  # a bad backend is the option's fault, not the model file's
+    from_environment = args.backend is None and bool(os.environ.get(ENV_VAR, "").strip())
+    if args.backend is None:  # the environment's choice, as train honours it; numpy reads one file fastest
+        args.backend = os.environ.get(ENV_VAR, "").strip() or "numpy"
+    try:
+        get_backend(args.backend)  # a bad backend is the option's fault, not the model file's
+    except ValueError as exc:
+        if from_environment:
+            raise ValueError(f"{ENV_VAR}={args.backend!r} (from the environment): {exc}") from None
+        raise
     if args.output is not None:  # before anything is read: a bad -o must not cost a model load
         writable_file("--output", args.output)
         refuse_overwrites([("--output", args.output)], [("MODEL", args.model), ("FILE", args.file)])
     meta, arrays = read_archive(args.model)
     net = network_from_archive(args.model, meta, arrays, args.backend)
-    if args.proba and net.output_activation not in ("softmax", "sigmoid"):
-        raise ValueError(f"--proba needs a model with probabilities out of its last layer (softmax or sigmoid); "
-                         f"{args.model!r} ends in {net.output_activation!r}")
+    classes = arrays.get("classes")
+    binary = net.output_activation == "sigmoid" and net.layers[-1] == 1 and classes is not None and len(classes) == 2
+    if args.proba and net.output_activation != "softmax" and not binary:
+        raise ValueError(
+            f"--proba needs a model whose outputs are probabilities (a softmax output layer, whose rows sum to 1); "
+            f"{args.model!r} ends in {net.layers[-1]} {net.output_activation} output(s) trained with "
+            f"{net.loss}, which score each class on its own and do not sum to 1. Train it with --recipe softmax "
+            f"(or --output-activation softmax --loss cross_entropy) for probabilities")
     kept = [read_column(args.file, name, "--keep") for name in args.keep]
     X = _features(args, meta, net.layers[0])
     if "scaler_mean" in arrays:
         X = (X - arrays["scaler_mean"]) / arrays["scaler_std"]
     outputs = numpy.asarray(net.ops.to_numpy(net.forward(X)))
+    if binary:  # one sigmoid: P(classes[1]); the two columns, as the estimators give them
+        outputs = numpy.hstack([1.0 - outputs, outputs])
     index = outputs.argmax(axis=1)
-    classes = arrays.get("classes")
-    named = classes is not None and len(classes) == net.layers[-1]
+    named = classes is not None and len(classes) == outputs.shape[1]
     labels = classes[index] if named else index
     header = list(args.keep) + ["prediction"]
     columns = kept + [labels]
     if args.proba:
-        header += [f"proba_{c}" for c in (classes if named else range(net.layers[-1]))]
+        header += [f"proba_{c}" for c in (classes if named else range(outputs.shape[1]))]
         columns += [outputs[:, j] for j in range(outputs.shape[1])]
     _write(args.output, header, columns)
     if args.output:

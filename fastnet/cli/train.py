@@ -14,6 +14,7 @@ import warnings
 import numpy
 
 from ..backends.reference import BackendMemoryError
+from ..checkpoint import SettingChanged
 from ..data_parallel import abort_run, launched_world, together
 from ..datasets import load_digits, scaler_stats
 from ..encoding import one_hot
@@ -24,6 +25,11 @@ from ..recipes import RECIPES
 from .progress import ProgressBar
 from .train_checks import check_train_options, checkpoint_epoch
 
+# The command line's words for a checkpoint's fit settings (SettingChanged.key).
+_FLAGS_OF = {"data_crc": "training rows (--data, --seed, --test-size, --no-scale)",
+             "n_samples": "training rows (--data, --seed, --test-size)", "lr": "--lr", "batch_size": "--batch-size",
+             "optimizer": "--optimizer", "optimizer_settings": "optimizer settings", "shuffle": "shuffling",
+             "alpha": "L2 penalty (alpha)"}
 MAX_CLASSES = 100  # more distinct numeric targets than this looks like regression
 
 
@@ -242,6 +248,9 @@ def _train(args, plan, split, classes, net, Y_train, comm=None):
         return 130
     except BackendMemoryError as exc:
         raise _out_of_memory(exc) from None
+    except SettingChanged as exc:
+        raise ValueError(f"--resume {args.resume}: the checkpoint was written with other {_FLAGS_OF.get(exc.key, exc.key)} "
+                         "than this run's; give the ones it was written with, or start afresh without --resume") from None
     elapsed = time.perf_counter() - start
     history = net.history
     train_acc = float(numpy.mean(classes[net.predict(X_train)] == y_train))
