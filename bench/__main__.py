@@ -64,7 +64,7 @@ def main(argv=None):
         else:
             print(f"chart: {os.path.join(args.out, 'chart.png')}")
     except ImportError:
-        print("chart skipped: matplotlib is not installed (pip install 'fastnet[bench]')")
+        print("chart skipped: matplotlib is not installed (pip install 'fastnet-trainer[bench]')")
     return status
 
 

@@ -84,7 +84,7 @@ def run(workload, backend, how):
     if how == "two_ranks":
         mpiexec = shutil.which("mpiexec", path=os.path.dirname(sys.executable)) or shutil.which("mpiexec")
         if mpiexec is None:
-            raise SystemExit("no mpiexec: pip install 'fastnet[mpi]'")
+            raise SystemExit("no mpiexec: pip install 'fastnet-trainer[mpi]'")
         command = [mpiexec, "-n", "2"] + command
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
     if done.returncode != 0:

@@ -33,11 +33,13 @@ import traceback
 
 import numpy
 
+from .install_hint import install_hint
+
 # Environment variables through which launchers tell a process how many they started
 # (Open MPI, MPICH/Intel MPI/Slurm's PMI, MVAPICH), and how many on this node.
 WORLD_SIZE_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MV2_COMM_WORLD_SIZE")
 LOCAL_SIZE_VARIABLES = ("OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "MV2_COMM_WORLD_LOCAL_SIZE")
-INSTALL_HINT = ('install it with: pip install "fastnet[mpi]" (mpi4py and the MPICH wheel); on a cluster, '
+INSTALL_HINT = (f"install it with: {install_hint('mpi')}, which brings mpi4py and the MPICH wheel; on a cluster, "
                 "pip install mpi4py against the site's MPI (README, \"Training on several processes\")")
 
 

@@ -326,7 +326,7 @@ class _FastNetBase(BaseEstimator):
         return self.network_.forward(X)
 
     def to_onnx(self, path):
-        """Write the fitted estimator's prediction as an ONNX model (needs ``pip install "fastnet[onnx]"``).
+        """Write the fitted estimator's prediction as an ONNX model (needs ``pip install "fastnet-trainer[onnx]"``).
 
         Input ``X`` (n_samples, n_features) in the network's dtype. A classifier's
         outputs are ``probabilities`` (as :meth:`predict_proba`) and ``label`` (as

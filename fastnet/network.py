@@ -409,7 +409,7 @@ class Network:
         return arrays
 
     def to_onnx(self, path, *, classes=None):
-        """Write the forward pass as an ONNX model (needs ``pip install "fastnet[onnx]"``).
+        """Write the forward pass as an ONNX model (needs ``pip install "fastnet-trainer[onnx]"``).
 
         Parameters
         ----------

@@ -28,8 +28,9 @@ def _onnx():
     try:
         import onnx
     except ImportError as exc:
-        raise ImportError('ONNX export needs the onnx package; install it with: pip install "fastnet[onnx]" '
-                          '(from a clone: pip install ".[onnx]")') from exc
+        from .install_hint import install_hint
+
+        raise ImportError(f"ONNX export needs the onnx package; install it with: {install_hint('onnx')}") from exc
     return onnx
 
 

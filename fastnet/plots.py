@@ -1,6 +1,6 @@
 """Figures: the cost curve of a training run and the tutorials' cost surfaces (PNG files).
 
-matplotlib is optional (``pip install "fastnet[plot]"``); it is imported only here,
+matplotlib is optional (``pip install "fastnet-trainer[plot]"``); it is imported only here,
 with the non-interactive Agg backend, so plotting works on machines with no display.
 """
 
@@ -10,7 +10,9 @@ def pyplot():
     try:
         import matplotlib
     except ImportError:
-        raise RuntimeError('plotting (--plot) needs matplotlib: pip install "fastnet[plot]"') from None
+        from .install_hint import install_hint
+
+        raise RuntimeError(f"plotting (--plot) needs matplotlib: {install_hint('plot')}") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

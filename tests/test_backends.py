@@ -71,7 +71,7 @@ def test_missing_numba_is_reported_with_the_install_command():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert 'ERR backend \'numba\' needs Numba, which is not installed' in out
-    assert 'pip install "fastnet[numba]"' in out
+    assert 'pip install "fastnet-trainer[numba]"' in out
     assert "AVAILABLE ['python', 'numpy']" in out
 
 

@@ -96,7 +96,7 @@ def test_plot_without_matplotlib_fails_before_training_and_says_what_to_install(
                              str(tmp_path / "c.png"), "--save", str(tmp_path / "m.npz")],
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 2 and result.stdout == ""
-    assert 'pip install "fastnet[plot]"' in result.stderr
+    assert 'pip install "fastnet-trainer[plot]"' in result.stderr
     assert not (tmp_path / "m.npz").exists()
 
 

@@ -67,7 +67,7 @@ def test_the_launchers_environment_says_how_many_processes_it_started(environ, w
 
 def test_without_mpi4py_the_error_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "mpi4py", None)  # import mpi4py raises ImportError
-    with pytest.raises(data_parallel.MPIUnavailableError, match=r'pip install "fastnet\[mpi\]"'):
+    with pytest.raises(data_parallel.MPIUnavailableError, match=r'pip install "fastnet-trainer\[mpi\]"'):
         data_parallel.import_mpi()
 
 
@@ -80,7 +80,7 @@ def test_mpi4py_without_an_mpi_library_is_named_too(monkeypatch):
     broken.__getattr__ = no_library
     monkeypatch.setitem(sys.modules, "mpi4py", broken)
     monkeypatch.delitem(sys.modules, "mpi4py.MPI", raising=False)
-    with pytest.raises(data_parallel.MPIUnavailableError, match="found no MPI library.*fastnet\\[mpi\\]"):
+    with pytest.raises(data_parallel.MPIUnavailableError, match=r"found no MPI library.*fastnet-trainer\[mpi\]"):
         data_parallel.import_mpi()
 
 

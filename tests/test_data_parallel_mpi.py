@@ -27,10 +27,10 @@ def mpiexec():
     try:
         from mpi4py import MPI  # noqa: F401
     except (ImportError, RuntimeError) as exc:
-        pytest.skip(f"mpi4py with an MPI library is needed ({exc}); pip install 'fastnet[mpi]'")
+        pytest.skip(f"mpi4py with an MPI library is needed ({exc}); pip install 'fastnet-trainer[mpi]'")
     found = shutil.which("mpiexec", path=os.path.dirname(sys.executable)) or shutil.which("mpiexec")
     if found is None:
-        pytest.skip("no mpiexec found; pip install 'fastnet[mpi]' brings MPICH's")
+        pytest.skip("no mpiexec found; pip install 'fastnet-trainer[mpi]' brings MPICH's")
     return found
 
 

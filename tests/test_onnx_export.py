@@ -127,6 +127,6 @@ def test_a_regressors_onnx_gives_its_outputs(tmp_path):
 
 def test_without_onnx_the_error_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)
-    with pytest.raises(ImportError, match=r'pip install "fastnet\[onnx\]"'):
+    with pytest.raises(ImportError, match=r'pip install "fastnet-trainer\[onnx\]"'):
         fastnet.Network([3, 2], seed=0).to_onnx(tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()

@@ -5,7 +5,7 @@ import pytest
 
 from fastnet import tutorials
 
-pytest.importorskip("matplotlib", reason="the figures need matplotlib (pip install 'fastnet[plot]')")
+pytest.importorskip("matplotlib", reason="the figures need matplotlib (pip install 'fastnet-trainer[plot]')")
 
 
 def quiet(name, **kwargs):

@@ -9,6 +9,7 @@ never builds the backend, so it changes no thread pool or library setting.
 import importlib
 import os
 
+from ..install_hint import install_hint
 from ..maths import ACTIVATIONS
 from .reference import Ops
 
@@ -16,9 +17,9 @@ BACKENDS = ("python", "numba", "numpy", "fused", "cupy")
 ENV_VAR = "FASTNET_BACKEND"
 
 _INSTALL_HINT = {
-    "numba": 'install it with: pip install "fastnet[numba]"',
-    "cupy": 'install it with: pip install "fastnet[gpu]" (CuPy for CUDA 12 and numba-cuda; on CUDA 13 drivers: '
-            'pip install cupy-cuda13x "numba-cuda[cu13]")',
+    "numba": f"install it with: {install_hint('numba')}",
+    "cupy": f"install it with: {install_hint('gpu')}; that is CuPy for CUDA 12 and numba-cuda; on CUDA 13 drivers: "
+            'pip install cupy-cuda13x "numba-cuda[cu13]"',
 }
 
 _instances = {}
@@ -72,7 +73,7 @@ def _make_cupy():
         except ImportError as exc:
             raise BackendUnavailableError(
                 f"backend 'cupy' on the CUDA simulator needs numba-cuda, which is not installed ({exc}); "
-                'install it with: pip install "fastnet[test]"'
+                f"install it with: {install_hint('test')}"
             ) from exc
     try:
         import cupy

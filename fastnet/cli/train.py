@@ -71,7 +71,7 @@ def add_parser(sub):
     p.add_argument("--seed", type=int, default=0, help="seeds weights, shuffling and the split (default 0)")
     p.add_argument("--save", metavar="MODEL", help="write the trained model (.npz) here")
     p.add_argument("--plot", metavar="PNG", help="draw the cost curve, test accuracy in the title (needs matplotlib: "
-                   "pip install 'fastnet[plot]'; .png is added when PNG has no suffix)")
+                   "pip install 'fastnet-trainer[plot]'; .png is added when PNG has no suffix)")
     p.add_argument("--checkpoint", metavar="PATH", help="write a checkpoint here every --checkpoint-every epochs and at the end")
     p.add_argument("--checkpoint-every", type=int, metavar="N",
                    help="with --checkpoint: write it every N epochs as well as at the end and on Ctrl-C")
