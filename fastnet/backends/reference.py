@@ -139,6 +139,15 @@ class Ops:
     compiles_kernels = False
     chunked_checks = False
 
+    def warm_up(self, run):
+        """Call ``run`` (a short fit) so that every kernel a later fit takes is compiled now.
+
+        A backend that picks between paths at run time (fused's row split follows the
+        free cores) takes each path once, so that a later run under another load
+        compiles nothing.
+        """
+        run()
+
     # -- allocation and conversion ---------------------------------------
     def alloc(self, shape, dtype):
         """Return a zero-filled array of ``shape`` and ``dtype`` on this backend.

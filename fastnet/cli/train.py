@@ -139,7 +139,7 @@ def _compile_once(net, X, Y, plan, args):
     rows = slice(None) if batch is None else slice(0, batch)
     twin = Network(net.layers, backend=net.ops, dtype=net.dtype, seed=args.seed, **plan.settings)
     start = time.perf_counter()
-    twin.fit(X[rows], Y[rows], epochs=1, lr=plan.lr, batch_size=batch, optimizer=args.optimizer)
+    net.ops.warm_up(lambda: twin.fit(X[rows], Y[rows], epochs=1, lr=plan.lr, batch_size=batch, optimizer=args.optimizer))
     return time.perf_counter() - start
 
 

@@ -113,6 +113,15 @@ class FusedOps(NumpyOps):
         blas = self.split.scipy_blas
         return blas is not None and blas_small_matrix_path(blas.info())
 
+    def warm_up(self, run):
+        """``run`` with every core taken to be free, then with none: the row-split and the serial kernels both compile."""
+        for assumed in (self.split.threads, 1):
+            self.split.assumed_free = assumed
+            try:
+                run()
+            finally:
+                self.split.assumed_free = None
+
     # -- layers ------------------------------------------------------------------
     def _parts(self, kind, m, work, *arrays):
         """Row blocks for this layer, 0 for the serial path (the softmax is never split)."""

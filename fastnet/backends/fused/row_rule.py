@@ -36,6 +36,7 @@ class RowSplit:
 
     def __init__(self, numba, jit):
         self.threads = min(numba.get_num_threads(), available_cores())
+        self.assumed_free = None  # a number of free cores to assume instead of measuring (see FusedOps.warm_up)
         self.scipy_blas = None
         self.off = self._why_off(numba, jit)
 
@@ -72,7 +73,8 @@ class RowSplit:
         """
         if self.off is not None:
             return 0
-        parts = min(self.threads, free_cores(), m, work // TUNING.parallel_min_work)
+        free = free_cores() if self.assumed_free is None else self.assumed_free
+        parts = min(self.threads, free, m, work // TUNING.parallel_min_work)
         if parts < 2:
             return 0
         dtype = arrays[0].dtype if arrays else None
