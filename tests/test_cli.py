@@ -190,7 +190,7 @@ def bad_cli_inputs(tmp):
         (["train", "--data", good, "--target", "colour"], "no column 'colour'"),
         (["train", "--data", write("text.csv", "a,b,label\n1,abc,x\n3,4,y\n")], "'abc' is not a number"),
         (["train", "--data", write("ragged.csv", "a,b,label\n1,2\n")], "line 2 has 2 fields"),
-        (["train", "--data", write("nan.csv", "a,b,label\n1,nan,x\n3,4,y\n")], "NaN or Inf"),
+        (["train", "--data", write("nan.csv", "a,b,label\n1,nan,x\n3,4,y\n")], "line 2, column 'b': the value is missing"),
         (["train", "--data", write("cont.csv", "a,b,t\n1,2,0.5\n3,4,1.5\n")], "looks continuous"),
         (["train", "--data", write("one.csv", "a,b,label\n1,2,x\n3,4,x\n")], "single class"),
         (["train", "--data", write("empty.csv", "a,b,label\n")], "at least one data row"),

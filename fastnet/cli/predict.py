@@ -12,6 +12,7 @@ from ..data_files import csv_columns, load_table, read_column
 from ..model_file import read_archive
 from ..network import network_from_archive
 from .output_paths import refuse_overwrites, writable_file
+from .train import table_options
 
 
 def add_parser(sub):
@@ -31,6 +32,8 @@ def add_parser(sub):
     p.add_argument("--keep", metavar="COLUMN", action="append", default=[],
                    help="copy this CSV column (an id, say) into the output, before the prediction; repeatable")
     p.add_argument("--output", "-o", help="write here instead of standard output")
+    p.add_argument("--encoding", help="FILE's text encoding (default utf-8), e.g. latin-1")
+    p.add_argument("--no-header", action="store_true", help="FILE has no header row: its columns are taken in order")
     p.add_argument("--backend", help="numpy, fused, numba, python or cupy (default: $FASTNET_BACKEND, else numpy)")
 
 
@@ -57,7 +60,7 @@ def run(args):
             f"{args.model!r} ends in {net.layers[-1]} {net.output_activation} output(s) trained with "
             f"{net.loss}, which score each class on its own and do not sum to 1. Train it with --recipe softmax "
             f"(or --output-activation softmax --loss cross_entropy) for probabilities")
-    kept = [read_column(args.file, name, "--keep") for name in args.keep]
+    kept = [read_column(args.file, name, "--keep", table_options(args)) for name in args.keep]
     X = _features(args, meta, net.layers[0])
     if "scaler_mean" in arrays:
         X = (X - arrays["scaler_mean"]) / arrays["scaler_std"]
@@ -94,7 +97,7 @@ def _features(args, meta, n_inputs):
     trained_on = meta.get("features")
     if not (isinstance(trained_on, list) and all(isinstance(c, str) for c in trained_on)):
         trained_on = None  # a model saved from Python, or by an older fastnet: by position only
-    columns = csv_columns(args.file)
+    columns = None if args.no_header else csv_columns(args.file, table_options(args))
     if trained_on and columns and not args.by_position:
         missing = [c for c in trained_on if c not in columns]
         if missing:
@@ -102,9 +105,9 @@ def _features(args, meta, n_inputs):
         left_out = [c for c in columns if c not in trained_on and c not in args.keep]
         if left_out:
             print(f"left out columns the model was not trained on: {', '.join(left_out)}", file=sys.stderr)
-        X, _ = load_table(args.file, require_target=False, features=trained_on)
+        X, _ = load_table(args.file, require_target=False, features=trained_on, options=table_options(args))
         return X
-    X, _ = load_table(args.file, args.target, require_target=False)
+    X, _ = load_table(args.file, args.target, require_target=False, options=table_options(args))
     if X.shape[1] != n_inputs:
         hint = "; pass --target to drop the label column" if X.shape[1] == n_inputs + 1 else ""
         if trained_on:

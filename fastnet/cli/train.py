@@ -30,7 +30,8 @@ _FLAGS_OF = {"data_crc": "training rows (--data, --seed, --test-size, --no-scale
              "n_samples": "training rows (--data, --seed, --test-size)", "lr": "--lr", "batch_size": "--batch-size",
              "optimizer": "--optimizer", "optimizer_settings": "optimizer settings", "shuffle": "shuffling",
              "alpha": "L2 penalty (alpha)"}
-MAX_CLASSES = 100  # more distinct numeric targets than this looks like regression
+MAX_CLASSES = 100
+MIN_ROWS = 4  # data rows a --data file needs: some to train on and some to test  # more distinct numeric targets than this looks like regression
 
 
 def _layers(text):
@@ -51,6 +52,9 @@ def add_parser(sub):
                        description="Train a network and print backend, time, final cost and accuracies.")
     p.add_argument("--data", help="CSV with a header row, or .npz with arrays X and y (default: digits)")
     p.add_argument("--target", help="CSV column holding the labels (default: the last column)")
+    p.add_argument("--encoding", help="the --data file's text encoding (default utf-8), e.g. latin-1")
+    p.add_argument("--no-header", action="store_true",
+                   help="the --data file has no header row: its columns are named 1, 2, ... and the last is the target")
     p.add_argument("--test-size", type=float, default=0.25, help="share held out for testing with --data (default 0.25; digits: 0.4)")
     p.add_argument("--no-scale", action="store_true", help="do not standardise the features (default: standardise with training-row statistics)")
     p.add_argument("--recipe", choices=sorted(RECIPES), default="softmax",
@@ -89,28 +93,49 @@ def _dataset(args):
 
         from ..data_files import load_table
 
-        X, y = load_table(args.data, args.target)
+        X, y = load_table(args.data, args.target, options=table_options(args))
         values, counts = numpy.unique(y, return_counts=True)
         if y.dtype.kind == "f" or len(values) > MAX_CLASSES:
             raise ValueError(f"the target has {len(values)} distinct values and looks continuous: fastnet train "
                              "classifies; for regression use fastnet.FastNetRegressor from Python")
         if len(values) < 2:
-            raise ValueError(f"the target has a single class ({values[0]!r}); nothing to learn")
+            raise ValueError(f"the target has a single class ({values[0].item()!r}); nothing to learn")
+        if len(y) < MIN_ROWS:
+            raise ValueError(f"{args.data!r} has {len(y)} data row(s): too few to train on and to test (fastnet train "
+                             f"needs at least {MIN_ROWS}, a share --test-size {args.test_size:g} of them held out)")
         stratify = y if counts.min() >= 2 else None
         split = train_test_split(X, y, test_size=args.test_size, random_state=args.seed, stratify=stratify)
+        del X  # the split holds copies: a big file's matrix is not kept twice
         name = args.data
     X_train, X_test, y_train, y_test = split
     stats = None if args.no_scale else scaler_stats(X_train)
     if stats is not None:
-        X_train, X_test = (X_train - stats[0]) / stats[1], (X_test - stats[0]) / stats[1]
+        X_train, X_test = _standardised(X_train, stats, in_place=args.data is not None), \
+            _standardised(X_test, stats, in_place=args.data is not None)
     return X_train, X_test, y_train, y_test, name, stats
+
+
+def _standardised(X, stats, in_place):
+    """(X - mean) / std; in place for the split of a data file, which no one else holds (no second copy of a big file)."""
+    if not in_place:
+        return (X - stats[0]) / stats[1]
+    X -= stats[0]
+    X /= stats[1]
+    return X
+
+
+def table_options(args):
+    """How to read the data file, from --encoding and --no-header."""
+    from ..data_files import TableOptions
+
+    return TableOptions(encoding=args.encoding, header=not args.no_header)
 
 
 def _column_names(args):
     """The CSV's target and feature column names, so that ``predict`` can pick the features by name."""
     from ..data_files import csv_columns
 
-    columns = csv_columns(args.data) if args.data is not None else None
+    columns = csv_columns(args.data, table_options(args)) if args.data is not None else None
     if not columns:
         return {"target": args.target}
     target = args.target or columns[-1]
