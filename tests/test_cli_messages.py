@@ -67,3 +67,12 @@ def test_a_resume_with_a_changed_flag_names_the_flag(folder, tmp_path, capsys, c
     assert main(common + ["--epochs", "20", "--resume", str(tmp_path / "run.ckpt")] + changed) == 2
     err = capsys.readouterr().err.strip()
     assert f"written with other {named}" in err and "data_crc" not in err and len(err.splitlines()) == 1
+
+
+def test_a_file_with_other_columns_than_the_model_expects_says_so_before_reading_values(tmp_path, capsys):
+    assert main(["train", "--epochs", "3", "--quiet", "--backend", "numpy", "--save", str(tmp_path / "digits.npz")]) == 0
+    (tmp_path / "other.csv").write_text("id,a,b,c\nx1,1,2,3\nx2,4,5,6\n")
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "digits.npz"), str(tmp_path / "other.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "the model expects 64 features" in err and "has 4 columns (id, a, b, c)" in err and "--target" not in err

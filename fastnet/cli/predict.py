@@ -107,6 +107,12 @@ def _features(args, meta, n_inputs):
             print(f"left out columns the model was not trained on: {', '.join(left_out)}", file=sys.stderr)
         X, _ = load_table(args.file, require_target=False, features=trained_on, options=table_options(args))
         return X
+    if columns is not None:  # by position: the column count says a wrong file before any value is read
+        given = [c for c in columns if c != args.target]
+        if len(given) not in (n_inputs, n_inputs + 1):
+            shown = ", ".join(given[:6]) + (", ..." if len(given) > 6 else "")
+            raise ValueError(f"the model expects {n_inputs} features, and {args.file!r} has {len(given)} columns "
+                             f"({shown}); give it a file of the features it was trained on")
     X, _ = load_table(args.file, args.target, require_target=False, options=table_options(args))
     if X.shape[1] != n_inputs:
         hint = "; pass --target to drop the label column" if X.shape[1] == n_inputs + 1 else ""
