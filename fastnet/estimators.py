@@ -8,6 +8,7 @@ penalty, mini-batches, Adam, stopping rule (:mod:`fastnet.convergence`) and
 warnings, so the same data and settings give the same learning curve.
 """
 
+import types
 import warnings
 
 import numpy as np
@@ -36,6 +37,24 @@ _SKLEARN_WORDS = {"mu": "momentum", "beta1": "beta_1", "beta2": "beta_2", "eps":
 
 class _FastNetBase(BaseEstimator):
     """What the classifier and the regressor share: building, training, stopping."""
+
+    def __init_subclass__(cls, **kwargs):
+        """Give each estimator its own copy of the shared ``__init__``, named for it.
+
+        Python names the function in ``TypeError: ...__init__() got an unexpected
+        keyword argument``; the user wrote FastNetClassifier, not _FastNetBase.
+        """
+        super().__init_subclass__(**kwargs)
+        if "__init__" not in vars(cls):
+            shared = _FastNetBase.__init__
+            code = shared.__code__
+            if hasattr(code, "co_qualname"):  # Python 3.11+: the message reads the code's name
+                code = code.replace(co_qualname=f"{cls.__name__}.__init__")
+            init = types.FunctionType(code, shared.__globals__, "__init__", shared.__defaults__, shared.__closure__)
+            init.__kwdefaults__ = shared.__kwdefaults__
+            init.__qualname__ = f"{cls.__name__}.__init__"
+            init.__doc__ = shared.__doc__
+            cls.__init__ = init
 
     def __init__(
         self,

@@ -28,6 +28,12 @@ def as_float_rows(name, A, n_columns, dtype):
         raise ValueError(f"{name} must be 1-D (one sample) or 2-D (samples x features), got shape {arr.shape}")
     if arr.shape[0] == 0 or arr.size == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape}); pass at least one sample")
+    if arr.shape[1] != n_columns and was_1d:
+        raise ValueError(
+            f"{name} is 1-D, so it is read as one sample of {arr.shape[1]} values, but the network expects "
+            f"{n_columns}; pass samples as rows, shape (n_samples, {n_columns})"
+            + (f", e.g. {name}.reshape(-1, 1) for {arr.shape[1]} samples of one feature" if n_columns == 1 else "")
+        )
     if arr.shape[1] != n_columns:
         raise ValueError(
             f"{name} has {arr.shape[1]} columns (shape {arr.shape}) but the network expects "

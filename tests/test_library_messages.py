@@ -48,3 +48,15 @@ def test_a_fit_that_ends_far_above_its_start_warns_and_one_that_learns_does_not(
     with warnings.catch_warnings():
         warnings.simplefilter("error", fastnet.CostRoseWarning)
         calm.fit(X, Y, epochs=20, lr=0.1)
+
+
+@pytest.mark.parametrize("name", ["FastNetClassifier", "FastNetRegressor"])
+def test_an_unknown_estimator_parameter_names_the_estimator_not_a_private_base(name):
+    with pytest.raises(TypeError, match=rf"^{name}\.__init__\(\) got an unexpected keyword argument 'hidden'"):
+        getattr(fastnet, name)(hidden=(3,))
+
+
+def test_one_dimensional_x_of_the_wrong_length_says_it_was_read_as_one_sample():
+    net = fastnet.Network([64, 10, 3], seed=0)
+    with pytest.raises(ValueError, match=r"X is 1-D, so it is read as one sample of 60 values, but the network expects 64"):
+        net.forward(np.zeros(60))
