@@ -1,8 +1,10 @@
 """``python -m bench.gpu --out DIR``: the one prepared run on a GPU machine, written to DIR/gpu.json.
 
-Section by section, each written to the file as soon as it is done (so a run cut off
-by its time limit still leaves what it measured), each one's failure recorded in its
-own section without stopping the others:
+Section by section, each in a process of its own with a time limit
+(:data:`SECTION_LIMIT_S`), each written to the file as soon as it is done (so a run cut
+off by its time limit still leaves what it measured). A section that raises, hangs, or
+leaves the CUDA context broken (an illegal address is sticky for the whole process)
+costs only itself: its entry says how it ended, and the next section starts afresh:
 
 1. ``machine``: versions and the device's properties;
 2. ``kernels``: every GPU kernel against the reference Ops, both dtypes, odd sizes;
@@ -31,6 +33,11 @@ import traceback
 import numpy as np
 
 ROUNDS = 3
+# Seconds each section may take before its process is ended (the whole run must fit in
+# one 10-minute device call, start-up included).
+SECTION_LIMIT_S = 120
+SECTION_LIMITS = {"machine": 30, "kernels": 80, "training": 110, "digits": 150, "large_step": 60, "gpu_tests": 110}  # 540 s
+GPU_TESTS_LIMIT_S = 100
 
 
 def why_no_gpu():
@@ -64,7 +71,8 @@ def machine():
 
 
 def relative_error(got, want):
-    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    """Largest difference relative to the largest value, through host copies (CuPy refuses implicit conversion)."""
+    got, want = (np.asarray(a.get() if hasattr(a, "get") else a, np.float64) for a in (got, want))
     return float(np.max(np.abs(got - want)) / (np.max(np.abs(want)) or 1.0))
 
 
@@ -130,8 +138,9 @@ def training():
     steps = {"fused": CupyOps(), "layered": CupyOps(fuse_steps=False)}
     results = {}
 
-    def error(a, b):
-        return max(relative_error(x, y) for x, y in zip(a.weights + a.biases, b.weights + b.biases))
+    def error(a, b):  # get_params: host copies, whatever the backend
+        (wa, ba), (wb, bb) = a.get_params(), b.get_params()
+        return max(relative_error(x, y) for x, y in zip(wa + ba, wb + bb))
 
     for dtype in ("float64", "float32"):
         for name, ops in steps.items():
@@ -148,8 +157,8 @@ def training():
             results[f"fused {optimizer} mini-batch 2 epochs {dtype}"] = error(gpu, ref)
     graphs, eager = tutorial_nets(CupyOps(), "float32"), tutorial_nets(CupyOps(graphs=False), "float32")
     costs = [net.fit(data.X_train, Y, epochs=350, lr=0.25) for net in (graphs, eager)]
-    same = costs[0] == costs[1] and all(np.array_equal(a, b) for a, b in zip(graphs.weights + graphs.biases,
-                                                                          eager.weights + eager.biases))
+    (wg, bg), (we, be) = graphs.get_params(), eager.get_params()
+    same = costs[0] == costs[1] and all(np.array_equal(a, b) for a, b in zip(wg + bg, we + be))
     return {"weights_relative_error": results, "graph_equals_eager": bool(same),
             "graph_vs_eager_relative_error": error(graphs, eager)}
 
@@ -169,32 +178,48 @@ def digits(rounds=ROUNDS, iterations=3000):
         X, Yd = data.X_train.astype(dtype), Y.astype(dtype)
         from fastnet.backends.cupy_ops import CupyOps
 
-        net = tutorial_nets("cupy", dtype)
-        layered = tutorial_nets(CupyOps(fuse_steps=False), dtype)
-        start_w, start_b = net.get_params()
-        runners = {"fastnet cupy": lambda: net.fit(X, Yd, epochs=iterations, lr=0.25),
-                   "fastnet cupy layered": lambda: layered.fit(X, Yd, epochs=iterations, lr=0.25)}
-        try:
-            eager = torch_trainer(X, Yd, start_w, start_b, 0.25, device="cuda")
-            graph = torch_trainer(X, Yd, start_w, start_b, 0.25, device="cuda-graph")
-            runners["torch eager"] = lambda: eager(iterations)
-            runners["torch cuda graph"] = lambda: graph(iterations)
-        except ImportError:
-            pass
-        for run in runners.values():
-            run()  # warm-up: kernels compiled, graphs captured
+        start_w, start_b = tutorial_nets("numpy", dtype).get_params()
+        makers = {  # PyTorch first: the peers' figures survive whatever fastnet's runners do
+            "torch eager": lambda: _torch_runner(torch_trainer, X, Yd, start_w, start_b, "cuda", iterations),
+            "torch cuda graph": lambda: _torch_runner(torch_trainer, X, Yd, start_w, start_b, "cuda-graph", iterations),
+            "fastnet cupy": lambda: _fit_runner(tutorial_nets("cupy", dtype), X, Yd, iterations),
+            "fastnet cupy layered": lambda: _fit_runner(tutorial_nets(CupyOps(fuse_steps=False), dtype), X, Yd,
+                                                        iterations),
+        }
+        runners, errors = {}, {}
+        for name, make in makers.items():  # each guarded on its own: built and warmed up (compiled, captured)
+            try:
+                runners[name] = make()
+                runners[name]()
+            except Exception as exc:  # noqa: BLE001 - recorded; the other runners still measure
+                errors[name] = f"{type(exc).__name__}: {exc}"
+                runners.pop(name, None)
         times = {name: [] for name in runners}
         for _ in range(rounds):
-            for name, run in runners.items():
-                cupy.cuda.runtime.deviceSynchronize()
-                t0 = time.perf_counter()
-                run()
-                cupy.cuda.runtime.deviceSynchronize()
-                times[name].append(time.perf_counter() - t0)
-        best = {name: min(t) for name, t in times.items()}
-        results[dtype] = {"seconds": times, "best": best,
-                          "ratios": {f"{name} / fastnet cupy": best[name] / best["fastnet cupy"] for name in best}}
+            for name, run in list(runners.items()):
+                try:
+                    cupy.cuda.runtime.deviceSynchronize()
+                    t0 = time.perf_counter()
+                    run()
+                    cupy.cuda.runtime.deviceSynchronize()
+                    times[name].append(time.perf_counter() - t0)
+                except Exception as exc:  # noqa: BLE001
+                    errors[name] = f"{type(exc).__name__}: {exc}"
+                    runners.pop(name)
+        best = {name: min(t) for name, t in times.items() if t}
+        ratios = {f"{name} / fastnet cupy": best[name] / best["fastnet cupy"] for name in best} \
+            if "fastnet cupy" in best else {}
+        results[dtype] = {"seconds": times, "best": best, "ratios": ratios, "errors": errors}
     return results
+
+
+def _fit_runner(net, X, Y, iterations):
+    return lambda: net.fit(X, Y, epochs=iterations, lr=0.25)
+
+
+def _torch_runner(torch_trainer, X, Y, start_w, start_b, device, iterations):
+    train = torch_trainer(X, Y, start_w, start_b, 0.25, device=device)
+    return lambda: train(iterations)
 
 
 def large_step():
@@ -240,8 +265,12 @@ def large_step():
 
 def gpu_tests():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:cacheprovider", "tests"],
-                          cwd=root, capture_output=True, text=True)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:cacheprovider", "tests"],
+                              cwd=root, capture_output=True, text=True, timeout=GPU_TESTS_LIMIT_S)
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        return {"timed_out_after_s": GPU_TESTS_LIMIT_S, "tail": out[-3000:]}
     return {"returncode": proc.returncode, "tail": proc.stdout[-3000:]}
 
 
@@ -249,36 +278,74 @@ SECTIONS = {"machine": machine, "kernels": kernels, "training": training, "digit
             "large_step": large_step, "gpu_tests": gpu_tests}
 
 
+def run_sections(names, out, limits, module="bench.gpu"):
+    """Run each section of ``module`` in a child process with its time limit; write ``out``/gpu.json after each.
+
+    Returns the report: each section's result, or how it ended (an error with its
+    traceback, a time-out, a crash with its exit status), and its seconds.
+    """
+    path = os.path.join(out, "gpu.json")
+    report = {}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]),
+               NUMBA_CUDA_LOW_OCCUPANCY_WARNINGS="0")  # small grids are by design here: no warning per launch
+    for name in names:
+        result = os.path.join(out, f".{name}.json")
+        if os.path.exists(result):
+            os.remove(result)
+        t0 = time.perf_counter()
+        command = [sys.executable, "-m", "bench.gpu", "--child", f"{module}:{name}", "--out", result]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=limits.get(name, SECTION_LIMIT_S),
+                                  env=env, cwd=root)
+            if os.path.exists(result):
+                with open(result) as fh:
+                    report[name] = json.load(fh)
+                os.remove(result)
+            else:
+                report[name] = {"error": f"the section's process ended with status {done.returncode} and no result",
+                                "stderr": done.stderr[-2000:]}
+        except subprocess.TimeoutExpired:
+            report[name] = {"error": f"timed out after {limits.get(name, SECTION_LIMIT_S)} s"}
+        report[name + "_seconds"] = time.perf_counter() - t0
+        with open(path + ".tmp", "w") as fh:
+            json.dump(report, fh, indent=1)
+        os.replace(path + ".tmp", path)
+        print(f"bench.gpu: {name} done in {report[name + '_seconds']:.1f} s", flush=True)
+    return report
+
+
+def run_child(target, result):
+    """In a child process: run one section (``module:name``) and write its result, or its error, to ``result``."""
+    import importlib
+
+    module, name = target.split(":")
+    try:
+        value = getattr(importlib.import_module(module), name)()
+    except Exception as exc:  # noqa: BLE001 - the parent records it and goes on
+        value = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-2000:]}
+    with open(result, "w") as fh:
+        json.dump(value, fh, indent=1, default=float)
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.gpu", description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="folder for gpu.json")
     parser.add_argument("--sections", nargs="*", choices=list(SECTIONS), help="default: all, in order")
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # module:section, run by run_sections
     args = parser.parse_args(argv)
+    if args.child:
+        return run_child(args.child, args.out)
     os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, "gpu.json")
-    report = {}
-
-    def write():
-        with open(path + ".tmp", "w") as fh:
-            json.dump(report, fh, indent=1)
-        os.replace(path + ".tmp", path)
-
     reason = why_no_gpu()
     if reason is not None:
-        report["skipped"] = reason
-        write()
+        with open(os.path.join(args.out, "gpu.json"), "w") as fh:
+            json.dump({"skipped": reason}, fh, indent=1)
         print(f"bench.gpu: skipped: {reason}")
         return 0
-    for name in args.sections or SECTIONS:
-        t0 = time.perf_counter()
-        try:
-            report[name] = SECTIONS[name]()
-        except Exception as exc:  # record and go on: the other sections still measure
-            report[name] = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-2000:]}
-        report[name + "_seconds"] = time.perf_counter() - t0
-        write()
-        print(f"bench.gpu: {name} done in {report[name + '_seconds']:.1f} s", flush=True)
-    print(f"bench.gpu: wrote {path}")
+    run_sections(args.sections or list(SECTIONS), args.out, SECTION_LIMITS)
+    print(f"bench.gpu: wrote {os.path.join(args.out, 'gpu.json')}")
     return 0
 
 

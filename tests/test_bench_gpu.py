@@ -55,3 +55,16 @@ def test_the_report_shows_a_gpu_run_s_figures(tmp_path):
     assert "NVIDIA H200" in text and "3.0e-15" in text and "| float32 | 50.0 ms | 400.0 ms |" in text
     assert "1.20x its GEMMs alone" in text and "50 iterations float64: weights within 2.0e-14" in text
     assert "CUDA graphs: DIFFER from eager launches (relative 4.0e-07)" in text
+
+
+def test_a_section_that_fails_hangs_or_dies_costs_only_itself(tmp_path):
+    sys.path.insert(0, ROOT)
+    from bench.gpu import run_sections
+
+    names = ["works", "raises", "hangs", "dies", "works"]
+    report = run_sections(names, str(tmp_path), limits={"hangs": 5}, module="tests.bench_gpu_fake_sections")
+    assert report["works"] == {"value": 42}  # the last one ran after the others failed
+    assert "RuntimeError: cudaErrorIllegalAddress" in report["raises"]["error"]
+    assert report["hangs"] == {"error": "timed out after 5 s"} and report["hangs_seconds"] < 30
+    assert "ended with status 3" in report["dies"]["error"]
+    assert json.loads((tmp_path / "gpu.json").read_text())["works"] == {"value": 42}  # written as it went
