@@ -22,6 +22,8 @@ import shutil
 import subprocess
 import sys
 
+import numpy
+
 _RUN = r"""
 import json, sys, time
 import numpy
@@ -106,7 +108,7 @@ def main(argv=None):
             if not ranks["identical"]:
                 raise SystemExit(f"{workload} {backend}: the ranks' weights differ")
             if workload != "mnist_adam":  # full batch: the two ranks must train as one process
-                a, b = (numpy_array(r["weights"]) for r in (ranks, one))
+                a, b = (numpy.asarray(r["weights"]) for r in (ranks, one))
                 relative = float(abs(a - b).max() / abs(b).max())
                 if relative > 1e-12:
                     raise SystemExit(f"{workload} {backend}: 2 ranks differ from one process by {relative:.2e}")
@@ -119,12 +121,6 @@ def main(argv=None):
     if args.out:
         with open(args.out, "w") as f:
             f.write(table + "\n")
-
-
-def numpy_array(values):
-    import numpy
-
-    return numpy.asarray(values)
 
 
 if __name__ == "__main__":

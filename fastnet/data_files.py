@@ -110,7 +110,7 @@ def _load_text(path, target, require_target, features, options):
 
     _last.clear()
     rows = _count_data_rows(path, options)
-    X = labels = None
+    X = None
     start = 0
     pieces = []
     for chunk in _text_chunks(path, options):
@@ -328,13 +328,12 @@ def _numeric(path, frame, columns):
         if len(bad):
             row = int(frame.index[bad[0]])  # the row in the whole file (a chunk's index continues the last)
             line = _data_line(path, row, frame.attrs)[0] if "sep" in frame.attrs else row + 2
-            raise ValueError(_not_a_number(path, name, column, line, numbers.iloc[bad[0]:bad[0] + 1], numbers))
+            raise ValueError(_not_a_number(path, name, column.iloc[bad[0]], line, numbers))
     return values.apply(pandas.to_numeric).to_numpy(numpy.float64)
 
 
-def _not_a_number(path, name, column, line, cell, numbers):
-    """Why the cell of column ``name`` on ``line`` is not a feature value, and how to fix it."""
-    cell = column.loc[cell.index[0]]
+def _not_a_number(path, name, cell, line, numbers):
+    """Why ``cell`` of column ``name`` on ``line`` is not a feature value, and how to fix it."""
     cell = "" if cell is None or (isinstance(cell, float) and numpy.isnan(cell)) else str(cell)
     where = f"{path!r} line {line}, column {name!r}"
     if cell.strip().lower() in MISSING:

@@ -90,16 +90,16 @@ def network_model(net, *, scaler=None, classes=None, head="outputs"):
     outputs.append(helper.make_tensor_value_info(name, elem, ["N", n_out]))
     if head in ("classes", "binary"):
         classes = numpy.asarray(classes)
-        label_type = TensorProto.STRING if classes.dtype.kind in "OUS" else TensorProto.INT64 \
-            if classes.dtype.kind in "iub" else elem
-        values = classes.astype(object).astype(str) if label_type == TensorProto.STRING else \
-            classes.astype(numpy.int64 if label_type == TensorProto.INT64 else dtype)
         nodes.append(helper.make_node("ArgMax", [name], ["index"], axis=1, keepdims=0))
-        if label_type == TensorProto.STRING:
-            inits.append(helper.make_tensor("classes", TensorProto.STRING, [len(values)],
-                                            [v.encode() for v in values]))
+        if classes.dtype.kind in "OUS":  # text labels: a string tensor
+            label_type = TensorProto.STRING
+            inits.append(helper.make_tensor("classes", label_type, [len(classes)], [str(c).encode() for c in classes]))
+        elif classes.dtype.kind in "iub":
+            label_type = TensorProto.INT64
+            constant("classes", classes.astype(numpy.int64))
         else:
-            constant("classes", values)
+            label_type = elem
+            constant("classes", classes.astype(dtype))
         nodes.append(helper.make_node("Gather", ["classes", "index"], ["label"], axis=0))
         outputs.append(helper.make_tensor_value_info("label", label_type, ["N"]))
     elif head == "multilabel":

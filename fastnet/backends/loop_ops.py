@@ -67,6 +67,8 @@ class LoopOps(Ops):
         key = (slot, A.shape, A.dtype)
         buffer = self._scratch.get(key)
         if buffer is None:
+            if len(self._scratch) >= 64:  # bound memory when many batch sizes are seen (a step of L layers uses 3L)
+                self._scratch.clear()
             buffer = self._scratch[key] = numpy.empty(A.shape[::-1], A.dtype)
         self.transpose_kernel(A, buffer)
         return buffer
