@@ -31,6 +31,9 @@ from .training import DivergenceError, check_alpha
 from .validation import layer_sizes, positive_number
 
 _FLOAT_DTYPES = ("float64", "float32")
+# Sparse X is taken as it comes in these formats (any other is converted to the first);
+# the network keeps it sparse through its first layer (see fastnet.sparse_input).
+_SPARSE_FORMATS = ("csr", "csc")
 # scikit-learn's name of each optimiser setting fastnet's estimators take.
 _SKLEARN_WORDS = {"mu": "momentum", "beta1": "beta_1", "beta2": "beta_2", "eps": "epsilon"}
 
@@ -341,7 +344,7 @@ class _FastNetBase(BaseEstimator):
 
     def _forward(self, X):
         check_is_fitted(self, "network_")
-        X = validate_data(self, X, reset=False, dtype=self.network_.dtype)
+        X = validate_data(self, X, reset=False, dtype=self.network_.dtype, accept_sparse=_SPARSE_FORMATS)
         return self.network_.forward(X)
 
     def to_onnx(self, path):
@@ -501,7 +504,8 @@ class FastNetClassifier(ClassifierMixin, _FastNetBase):
         return accuracy_score(y, self._labels_of(self._proba_of(out)))
 
     def _checked(self, X, y, reset):
-        X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES, multi_output=True, reset=reset)
+        X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES, multi_output=True, reset=reset,
+                             accept_sparse=_SPARSE_FORMATS)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         check_classification_targets(y)
@@ -574,6 +578,7 @@ class FastNetClassifier(ClassifierMixin, _FastNetBase):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
+        tags.input_tags.sparse = True
         return tags
 
 
@@ -596,7 +601,8 @@ class FastNetRegressor(RegressorMixin, _FastNetBase):
         return r2_score(y, out.ravel() if y.ndim == 1 else out)
 
     def _checked(self, X, y, reset):
-        X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES, multi_output=True, y_numeric=True, reset=reset)
+        X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES, multi_output=True, y_numeric=True, reset=reset,
+                             accept_sparse=_SPARSE_FORMATS)
         return X.astype(self.dtype, copy=False), y.astype(self.dtype, copy=False)
 
     def fit(self, X, y):
@@ -623,6 +629,7 @@ class FastNetRegressor(RegressorMixin, _FastNetBase):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        tags.input_tags.sparse = True
         return tags
 
 

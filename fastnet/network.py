@@ -11,6 +11,7 @@ from .flat_buffer import FlatBuffer
 from .initializers import initialize, make_rng
 from .model_file import ModelFileError, parameters_from, read_archive, write_archive
 from .optimizers import make_optimizer
+from .sparse_input import as_sparse_rows, is_scipy_sparse, is_sparse
 from .training import check_alpha, check_fit_options, fit_network
 from .validation import as_dtype, as_float_rows, as_targets, layer_sizes
 
@@ -158,7 +159,13 @@ class Network:
 
     # -- input handling ----------------------------------------------------
     def _to_backend_inputs(self, X):
-        """Validate X on the host and move it to the backend once. Returns (X, was_1d, was_native)."""
+        """Validate X on the host and move it to the backend once. Returns (X, was_1d, was_native).
+
+        A sparse X stays sparse, in CSR (see :mod:`fastnet.sparse_input`).
+        """
+        if is_sparse(X):
+            native = not self.ops.on_host and not is_scipy_sparse(X)  # a CuPy sparse matrix on the GPU
+            return self.ops.sparse_to_backend(as_sparse_rows("X", X, self.layers[0], self.dtype)), False, native
         native = not self.ops.on_host and self.ops.is_native(X)
         host = self.ops.to_numpy(X) if native else X
         arr, was_1d = as_float_rows("X", host, self.layers[0], self.dtype)
@@ -182,7 +189,10 @@ class Network:
         """Feed X (m, n_in) forward, storing every layer's h in ``ws``; returns the output h."""
         h = X
         for dense, W, b, out in zip(ws.dense, self._W, self._b, ws.h):
-            dense(h, W, b, out)  # h = f(h W^T + b), (m, n_out)
+            if h is X and is_sparse(X):  # the first layer of a sparse input: the sparse product
+                self.ops.sparse_dense(X, W, b, self._activations[0], out)
+            else:
+                dense(h, W, b, out)  # h = f(h W^T + b), (m, n_out)
             h = out
         return h
 
@@ -199,7 +209,7 @@ class Network:
         for l in range(len(self._W) - 1, -1, -1):
             dW, db = self._grads[l]
             if l == 0:
-                ops.weight_grads(delta, X, dW, db)
+                (ops.sparse_weight_grads if is_sparse(X) else ops.weight_grads)(delta, X, dW, db)
             else:
                 # dW, db of layer l, then delta^(l) = (delta^(l+1) W^(l)) * f'(z^(l)),
                 # f' from the stored h.

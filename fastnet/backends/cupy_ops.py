@@ -24,6 +24,7 @@ import numpy
 from .. import maths
 from ..losses import table_loss
 from ..kernel_modules import kernel_module
+from ..sparse_input import is_scipy_sparse
 from .reference import Ops, check_activation, loss_of
 
 SIMULATOR_ENV = "NUMBA_ENABLE_CUDASIM"
@@ -84,6 +85,13 @@ class CupyOps(Ops):
 
     def to_numpy(self, a):
         return numpy.asarray(a) if self.simulated else self.xp.asnumpy(a)
+
+    def sparse_to_backend(self, X):
+        if self.simulated or not is_scipy_sparse(X):
+            return X
+        from cupyx.scipy import sparse  # cuSPARSE: the first layer's products stay sparse on the device
+
+        return sparse.csr_matrix(X)
 
     def description(self):
         """One line for ``fastnet info``."""

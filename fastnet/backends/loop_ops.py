@@ -88,6 +88,13 @@ class LoopOps(Ops):
 
         return loop_layer
 
+    # The loops read dense rows: a sparse batch is made dense, one batch at a time.
+    def sparse_dense(self, X, W, b, kind, out):
+        return self.dense(X.toarray(), W, b, kind, out)
+
+    def sparse_weight_grads(self, delta, X, dW, db):
+        self.weight_grads(delta, X.toarray(), dW, db)
+
     def hidden_delta(self, delta, W, H, kind, out):
         check_activation(kind)
         self.kernel(loops.make_hidden_delta, kind)(numpy.ascontiguousarray(delta), self.transposed(W, "W"), H, out)

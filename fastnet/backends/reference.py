@@ -17,6 +17,7 @@ import contextlib
 import numpy
 
 from ..maths import ACTIVATIONS, cross_entropy_entry, loss_table, update_rules
+from ..sparse_input import is_sparse
 
 # The whole-array form of each activation in fastnet.maths: (forward(xp, Z), grad(xp, H)),
 # grad from the stored H = f(Z). The softmax's forward is done row-wise in activate().
@@ -171,6 +172,12 @@ class Ops:
         """Return ``a`` as a NumPy array (a device-to-host copy on the GPU)."""
         return numpy.asarray(a)
 
+    def to_host(self, a):
+        """:meth:`to_numpy` for a dense array; SciPy's matrix for a sparse one."""
+        if not is_sparse(a):
+            return self.to_numpy(a)
+        return a.get() if hasattr(a, "get") else a  # CuPy's sparse matrices copy themselves to SciPy's
+
     def is_native(self, a):
         """True when ``a`` already lives in this backend's memory."""
         return isinstance(a, self.xp.ndarray)
@@ -212,6 +219,24 @@ class Ops:
         check_activation(kind)
         dense = self.dense
         return lambda X, W, b, out: dense(X, W, b, kind, out)
+
+    def sparse_dense(self, X, W, b, kind, out):
+        """out = f(X @ W.T + b) for a sparse X (CSR): the first layer, X never made dense.
+
+        The sparse library's own product (SciPy's here, cuSPARSE on the GPU).
+        """
+        out[...] = X @ W.T
+        out += b
+        return self.activate(kind, out, out)
+
+    def sparse_weight_grads(self, delta, X, dW, db):
+        """dW = delta.T @ X and db = delta summed over rows, for a sparse X (CSR): the first layer's gradient."""
+        dW[...] = (X.T @ delta).T  # X.T is CSC: its product with a dense matrix is the library's own
+        db[...] = delta.sum(axis=0)
+
+    def sparse_to_backend(self, X):
+        """A checked CSR matrix, on this backend (the host keeps SciPy's)."""
+        return X
 
     def activate(self, kind, Z, out):
         """out = f(Z) for the activation named ``kind``; out may alias Z."""

@@ -23,6 +23,7 @@ import numpy
 from .. import checkpoint as checkpoints
 from ..backends.reference import BackendMemoryError
 from ..optimizers import SGD_BATCH_SIZE, check_optimizer, check_settings, make_optimizer
+from ..sparse_input import is_sparse, sparse_fingerprint
 from ..validation import positive_number
 from .layered_chunks import LayeredChunks
 from .runners import HostSteps, batches_of
@@ -52,8 +53,8 @@ class DivergenceError(FloatingPointError):
 
 
 def data_fingerprint(X, Y):
-    """A CRC of the training data, so a checkpoint is never resumed on other data."""
-    crc = zlib.crc32(numpy.ascontiguousarray(X).view(numpy.uint8))
+    """A CRC of the training data (X dense or sparse, on the host), so a checkpoint is never resumed on other data."""
+    crc = sparse_fingerprint(X) if is_sparse(X) else zlib.crc32(numpy.ascontiguousarray(X).view(numpy.uint8))
     return zlib.crc32(numpy.ascontiguousarray(Y).view(numpy.uint8), crc)
 
 
@@ -103,7 +104,7 @@ def fit_network(net, X, Y, *, epochs, lr, batch_size, optimizer, callback, check
         batch_size = SGD_BATCH_SIZE
     batch = rows if batch_size is None else min(batch_size, rows)
     full_batch = batch == rows
-    fingerprint = data_fingerprint(net.ops.to_numpy(X), net.ops.to_numpy(Y)) if (checkpoint or resume) else None
+    fingerprint = data_fingerprint(net.ops.to_host(X), net.ops.to_numpy(Y)) if (checkpoint or resume) else None
     optimizer_settings = check_settings(optimizer, optimizer_settings)
     ranks = 1 if parallel is None else parallel.size
     if parallel is not None:
@@ -175,7 +176,8 @@ def make_runner(net, opt, X, Y, lr, alpha, batch, on_gradient=None):
     layered updates run in chunks checked once each; elsewhere one at a time.
     """
     ops = net.ops
-    if on_gradient is None:  # a fused step applies its own gradients: nothing can come between
+    # A fused step applies its own gradients, so nothing can come between, and it reads dense rows.
+    if on_gradient is None and not is_sparse(X):
         fused = ops.fused_step(net, opt, X, Y, lr, alpha, batch)
         if fused is not None:
             return fused
