@@ -519,7 +519,9 @@ class FastNetClassifier(ClassifierMixin, _FastNetBase):
     def fit(self, X, y):
         """Train on X (n_samples, n_features) and labels y (n_samples,) or a 0/1 matrix (n_samples, n_labels).
 
-        From scratch, or from the last fit's weights with ``warm_start=True``.
+        From scratch, or from the last fit's weights with ``warm_start=True``. X may be a
+        SciPy sparse matrix (CSR or CSC), which is never made dense on the numpy, fused
+        and cupy backends (see :mod:`fastnet.sparse_input`).
         """
         X, y, classes, multilabel = self._checked(X, y, reset=not self._continues())
         if self._continues() and (multilabel != self._multilabel or not np.array_equal(classes, self.classes_)):
@@ -606,7 +608,7 @@ class FastNetRegressor(RegressorMixin, _FastNetBase):
         return X.astype(self.dtype, copy=False), y.astype(self.dtype, copy=False)
 
     def fit(self, X, y):
-        """Train on X (n_samples, n_features) and targets y; from scratch unless ``warm_start``."""
+        """Train on X (n_samples, n_features), dense or SciPy sparse, and targets y; from scratch unless ``warm_start``."""
         X, y = self._checked(X, y, reset=not self._continues())
         if self._continues() and (y.ndim == 1) != self._y_1d:
             raise ValueError("warm_start needs y of the fitted shape: 1-D targets then 2-D, or the other way round")

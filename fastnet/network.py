@@ -235,7 +235,8 @@ class Network:
         Parameters
         ----------
         X : array of shape (n_samples, n_in) or (n_in,)
-            NumPy (any backend) or the backend's own array type.
+            NumPy (any backend), the backend's own array type, or a SciPy sparse
+            matrix (see :mod:`fastnet.sparse_input`).
 
         Returns
         -------
@@ -286,6 +287,9 @@ class Network:
         Parameters
         ----------
         X : array of shape (n_samples, n_in)
+            Dense, or a SciPy sparse matrix of any format (held in CSR and never made
+            dense on the numpy, fused and cupy backends; the loop backends make one
+            batch at a time dense).
         Y : array of shape (n_samples, n_out)
         epochs : int
             Passes over the data; with a full batch, one epoch is one update. With

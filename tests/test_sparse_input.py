@@ -51,6 +51,18 @@ def test_other_sparse_formats_are_read_as_rows(fmt):
     np.testing.assert_allclose(net.forward(X), net.forward(X_DENSE), rtol=1e-12, atol=1e-15)
 
 
+def test_duplicate_and_unsorted_entries_count_as_scipy_counts_them(backend):
+    # Row 0 holds column 5 twice (summed) and its columns out of order; row 1 is empty.
+    X = sp.csr_matrix((np.array([1.0, 2.0, 0.5, 3.0]), np.array([5, 2, 5, 299]), np.array([0, 3, 3, 4])),
+                      shape=(3, 300))
+    assert not X.has_canonical_format
+    net = network(backend)
+    expected = net.forward(X.toarray())
+    np.testing.assert_allclose(net.forward(X), expected, rtol=1e-12, atol=1e-15)
+    Y = fastnet.one_hot(np.array([0, 1, 2]), 3)
+    np.testing.assert_allclose(net.backprop(X, Y)[1][0][0], net.backprop(X.toarray(), Y)[1][0][0], rtol=1e-12)
+
+
 def test_float32_sparse_input_trains_in_float32():
     net = network("fused", "float32")
     net.fit(sp.csr_matrix(X_DENSE), fastnet.one_hot(Y_CLASS, 3), epochs=3, lr=0.05)

@@ -7,12 +7,14 @@ numpy backend as it is and overrides those hot spots, each behind one condition:
 
 * a layer big enough to split (:mod:`.row_rule`) runs row-parallel (:mod:`.rows`);
 * otherwise NumPy's product, then one kernel of :mod:`.kernels` for the bias and
-  activation, the derivative, or the loss's cost and delta.
+  activation, the derivative, or the loss's cost and delta;
+* a sparse input's first layer has its own two products (:mod:`.fused_sparse`).
 
 The bias gradient, the parameter updates and the divergence check are the numba
 backend's loops, which are one pass already.
 """
 
+import functools
 
 import numpy
 
@@ -30,6 +32,7 @@ from .row_rule import RowSplit
 layers = kernel_module("fused_layers")
 rows = kernel_module("fused_rows")
 make_exp = kernel_module("fused_exp").make_exp
+sparse_products = kernel_module("fused_sparse")
 
 # Never "reassoc" where the fast exp is: its rounding trick needs (t + S) - S as
 # written. The loss kernels have no such exp, and reassoc lets their sums vectorise.
@@ -201,6 +204,21 @@ class FusedOps(NumpyOps):
         else:
             self.weight_product(delta, H, dW)
             self.loops.sum_rows(delta, db)
+
+    # -- a sparse first layer ------------------------------------------------------
+    def sparse_dense(self, X, W, b, kind, out):
+        self._sparse_kernels[0](X.indptr, X.indices, X.data, W, out)
+        self.kernel(layers.make_bias_activation, out.dtype, kind)(out, b, out)
+        return out
+
+    def sparse_weight_grads(self, delta, X, dW, db):
+        self._sparse_kernels[1](delta, X.indptr, X.indices, X.data, dW)
+        self.loops.sum_rows(delta, db)
+
+    @functools.cached_property
+    def _sparse_kernels(self):
+        """The compiled ``X @ W.T`` and ``delta.T @ X`` for X in CSR, which read W's rows as they lie."""
+        return self.jit(sparse_products.csr_times_transposed), self.jit(sparse_products.transposed_times_csr)
 
     # -- losses --------------------------------------------------------------------
     def cost_and_delta(self, loss, kind, H, Y, scale, out):
