@@ -98,7 +98,7 @@ def main(argv=None):
     print("|---|---|---|")
     print(f"| pandas (fastnet now) | {new['seconds']:.2f} s | {new['peak_mib']:.0f} MiB |")
     print(f"| csv module (before) | {previous['seconds']:.2f} s | {previous['peak_mib']:.0f} MiB |")
-    print(f"| `fastnet train` on it, 2 epochs | | {peak:.0f} MiB ({peak / size_mib:.1f}x the file) |")
+    print(f"| `fastnet train` on it, 2 epochs | | {peak:.0f} MiB ({peak / size_mib:.2f}x the file) |")
 
 
 if __name__ == "__main__":

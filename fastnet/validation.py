@@ -3,13 +3,21 @@
 import numpy
 
 
+# Values checked at a time by all_finite: its mask of a big data set is never whole.
+FINITE_BLOCK = 2**20
+
+
 def all_finite(arr):
     """True when no element of the NumPy array ``arr`` is NaN or +-Inf."""
     # count_nonzero has a dedicated loop for booleans; ``.all()`` goes through the
     # generic ufunc reduction, which costs ~0.8 us more per call (1.8 vs 1.0 us for
     # 100 values) and is no faster on large arrays. A forward pass of one sample
     # through 100-100-50-10 takes ~18 us, so that is worth having.
-    return numpy.count_nonzero(numpy.isfinite(arr)) == arr.size
+    if arr.size <= FINITE_BLOCK:
+        return numpy.count_nonzero(numpy.isfinite(arr)) == arr.size
+    flat = arr.reshape(-1)  # a view for the C-ordered arrays checked here; a copy would still be right
+    return all(numpy.count_nonzero(numpy.isfinite(flat[i:i + FINITE_BLOCK])) == len(flat[i:i + FINITE_BLOCK])
+               for i in range(0, flat.size, FINITE_BLOCK))
 
 
 def as_float_rows(name, A, n_columns, dtype):

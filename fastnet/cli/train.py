@@ -16,7 +16,7 @@ import numpy
 from ..backends.reference import BackendMemoryError
 from ..checkpoint import SettingChanged
 from ..data_parallel import abort_run, launched_world, together
-from ..datasets import load_digits, scaler_stats
+from ..datasets import load_digits, scaler_stats, split_in_place
 from ..encoding import one_hot
 from ..network import Network
 from ..training import CostRoseWarning
@@ -89,8 +89,6 @@ def _dataset(args):
         split = load_digits(scale=False)
         name = "digits"
     else:
-        from sklearn.model_selection import train_test_split
-
         from ..data_files import load_table
 
         X, y = load_table(args.data, args.target, options=table_options(args))
@@ -104,8 +102,7 @@ def _dataset(args):
             raise ValueError(f"{args.data!r} has {len(y)} data row(s): too few to train on and to test (fastnet train "
                              f"needs at least {MIN_ROWS}, a share --test-size {args.test_size:g} of them held out)")
         stratify = y if counts.min() >= 2 else None
-        split = train_test_split(X, y, test_size=args.test_size, random_state=args.seed, stratify=stratify)
-        del X  # the split holds copies: a big file's matrix is not kept twice
+        split = split_in_place(X, y, args.test_size, args.seed, stratify)  # a big file's matrix is not held twice
         name = args.data
     X_train, X_test, y_train, y_test = split
     stats = None if args.no_scale else scaler_stats(X_train)
