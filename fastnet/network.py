@@ -7,6 +7,8 @@ tutorial: layer l maps h (m, n_in) to z = h W^T + b (m, n_out) and h' = f(z).
 
 import functools
 
+import numpy
+
 from . import losses
 from .backends import ACTIVATIONS, get_backend
 from .flat_buffer import FlatBuffer
@@ -172,7 +174,7 @@ class Network:
 
     # -- input handling ----------------------------------------------------
     def _to_backend_inputs(self, X):
-        """Validate X on the host and move it to the backend once. Returns (X, was_1d, was_native).
+        """Validate X and move it to the backend once. Returns (X, was_1d, was_native).
 
         A sparse X stays sparse, in CSR (see :mod:`fastnet.sparse_input`).
         """
@@ -180,14 +182,16 @@ class Network:
             native = not self.ops.on_host and not is_scipy_sparse(X)  # a CuPy sparse matrix on the GPU
             return self.ops.sparse_to_backend(as_sparse_rows("X", X, self.layers[0], self.dtype)), False, native
         native = not self.ops.on_host and self.ops.is_native(X)
-        host = self.ops.to_numpy(X) if native else X
-        arr, was_1d = as_float_rows("X", host, self.layers[0], self.dtype)
+        # A device array is checked on the device, where it lies: never copied to the host and back.
+        arr, was_1d = as_float_rows("X", X, self.layers[0], self.dtype, xp=self.ops.xp if native else numpy)
+        if native:
+            return arr, was_1d, True
         # On the host, arr is the backend's array already (C order, the right dtype).
-        return (arr if self.ops.on_host else self.ops.asarray(arr, self.dtype)), was_1d, native
+        return (arr if self.ops.on_host else self.ops.asarray(arr, self.dtype)), was_1d, False
 
     def _to_backend_targets(self, Y, n_samples):
-        host = self.ops.to_numpy(Y) if self.ops.is_native(Y) else Y
-        return self.ops.asarray(as_targets(host, n_samples, self.layers[-1], self.dtype), self.dtype)
+        xp = self.ops.xp if self.ops.is_native(Y) else numpy  # a device Y is checked on the device
+        return self.ops.asarray(as_targets(Y, n_samples, self.layers[-1], self.dtype, xp=xp), self.dtype)
 
     def _workspace(self, m):
         ws = self._workspaces.get(m)

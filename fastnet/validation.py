@@ -7,8 +7,10 @@ import numpy
 FINITE_BLOCK = 2**20
 
 
-def all_finite(arr):
-    """True when no element of the NumPy array ``arr`` is NaN or +-Inf."""
+def all_finite(arr, xp=numpy):
+    """True when no element of ``arr`` (a NumPy array, or one of the array library ``xp``) is NaN or +-Inf."""
+    if xp is not numpy:
+        return bool(xp.isfinite(arr).all())  # on the device: one reduction, one sync
     # count_nonzero has a dedicated loop for booleans; ``.all()`` goes through the
     # generic ufunc reduction, which costs ~0.8 us more per call (1.8 vs 1.0 us for
     # 100 values) and is no faster on large arrays. A forward pass of one sample
@@ -20,13 +22,15 @@ def all_finite(arr):
                for i in range(0, flat.size, FINITE_BLOCK))
 
 
-def as_float_rows(name, A, n_columns, dtype):
-    """Return ``A`` as a C-ordered 2-D float NumPy array of ``n_columns`` columns, and whether it was 1-D.
+def as_float_rows(name, A, n_columns, dtype, xp=numpy):
+    """Return ``A`` as a C-ordered 2-D float array of ``n_columns`` columns, and whether it was 1-D.
 
+    ``xp`` is the array library to check it with: NumPy, or CuPy for an array already
+    on the GPU, which is then checked where it lies, never copied to the host.
     Raises ValueError for non-numeric, empty, wrongly shaped or non-finite data.
     """
     try:
-        arr = numpy.asarray(A, dtype=dtype, order="C")
+        arr = xp.asarray(A, dtype=dtype, order="C")
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be numeric; could not convert it to {dtype} ({exc})") from None
     was_1d = arr.ndim == 1
@@ -47,15 +51,15 @@ def as_float_rows(name, A, n_columns, dtype):
             f"{name} has {arr.shape[1]} columns (shape {arr.shape}) but the network expects "
             f"{n_columns} (shape (n_samples, {n_columns}))"
         )
-    if not all_finite(arr):
+    if not all_finite(arr, xp):
         raise ValueError(f"{name} contains NaN or Inf; clean or impute the data first")
     return arr, was_1d
 
 
-def as_targets(Y, n_samples, n_outputs, dtype):
-    """Return targets as an ``(n_samples, n_outputs)`` float array (one-hot rows for classes)."""
+def as_targets(Y, n_samples, n_outputs, dtype, xp=numpy):
+    """Return targets as an ``(n_samples, n_outputs)`` float array (one-hot rows for classes), checked with ``xp``."""
     try:
-        arr = numpy.asarray(Y, dtype=dtype)
+        arr = xp.asarray(Y, dtype=dtype)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"Y must be numeric; could not convert it to {dtype} ({exc})") from None
     if arr.ndim == 1 and n_outputs == 1:
@@ -70,7 +74,7 @@ def as_targets(Y, n_samples, n_outputs, dtype):
             f"Y has shape {arr.shape} but X has {n_samples} samples and the network has "
             f"{n_outputs} outputs: expected shape ({n_samples}, {n_outputs})"
         )
-    if not all_finite(arr):
+    if not all_finite(arr, xp):
         raise ValueError("Y contains NaN or Inf; clean the targets first")
     return arr
 

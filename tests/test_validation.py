@@ -25,3 +25,28 @@ def test_all_finite_accepts_the_extremes_of_each_float_type():
     for dtype in (np.float64, np.float32):
         info = np.finfo(dtype)
         assert all_finite(np.array([info.max, -info.max, info.tiny, info.smallest_subnormal], dtype))
+
+
+class _RecordingNumpy:
+    """An array library that is NumPy underneath and records which of its functions were called."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        self.calls.append(name)
+        return getattr(np, name)
+
+
+def test_device_arrays_are_checked_with_their_own_library_never_through_numpy(monkeypatch):
+    from fastnet import validation
+
+    xp = _RecordingNumpy()
+    # NumPy's own finiteness check (the host's) counts; the device's is one reduction of xp.
+    monkeypatch.setattr(validation.numpy, "count_nonzero", lambda *a, **k: pytest.fail("checked as a host array"))
+    X, was_1d = validation.as_float_rows("X", np.ones((4, 3)), 3, "float64", xp=xp)
+    assert X.shape == (4, 3) and not was_1d and {"asarray", "isfinite"} <= set(xp.calls)
+    with pytest.raises(ValueError, match="X contains NaN or Inf"):
+        validation.as_float_rows("X", np.array([[1.0, np.nan, 2.0]]), 3, "float64", xp=xp)
+    with pytest.raises(ValueError, match="expected shape"):
+        validation.as_targets(np.ones((3, 2)), 4, 2, "float64", xp=xp)

@@ -79,6 +79,7 @@ class CupyOps(Ops):
         self.axpy_kernel = self.layers.make_axpy()
         self.host_rules = maths.update_rules()  # each update's constants are worked out on the host
         self._built = {}
+        self._streams = {}  # CUDA stream handle -> Numba's external stream (see launch)
 
     def errstate(self):
         return contextlib.nullcontext() if not self.simulated else super().errstate()
@@ -161,17 +162,30 @@ class CupyOps(Ops):
         return self.layers.blocks_for(n, self.block)
 
     def launch(self, kernel, grid, block, *args):
-        """kernel[grid, block](*args), CuPy arrays passed as Numba views that do not synchronise.
+        """kernel[grid, block, CuPy's current stream](*args), CuPy arrays passed as Numba views that do not synchronise.
 
         By default Numba waits for a CuPy array's stream before a launch: a host sync
-        per kernel. Both libraries launch on the default stream here, so the order of
-        the work is kept without it.
+        per kernel. Launched on the stream CuPy's products go to (the default one, or
+        the user's ``with cupy.cuda.Stream()``, or the per-thread default stream), the
+        kernels keep their order with those products without it.
         """
-        if not self.simulated:
-            cuda = self.layers.cuda
-            args = [cuda.from_cuda_array_interface(a.__cuda_array_interface__, owner=a, sync=False)
-                    if hasattr(a, "__cuda_array_interface__") else a for a in args]
-        kernel[grid, block](*args)
+        if self.simulated:
+            kernel[grid, block](*args)
+            return
+        cuda = self.layers.cuda
+        args = [cuda.from_cuda_array_interface(a.__cuda_array_interface__, owner=a, sync=False)
+                if hasattr(a, "__cuda_array_interface__") else a for a in args]
+        kernel[grid, block, self._numba_stream(self.xp.cuda.get_current_stream().ptr)](*args)
+
+    def _numba_stream(self, handle):
+        """Numba's view of the CUDA stream ``handle`` (CuPy's), made once per stream."""
+        streams = self._streams
+        stream = streams.get(handle)
+        if stream is None:
+            if len(streams) >= 16:  # streams come and go with the user's code: keep a few
+                streams.clear()
+            stream = streams[handle] = self.layers.cuda.external_stream(handle)
+        return stream
 
     # -- layers ------------------------------------------------------------------
     def dense(self, X, W, b, kind, out):

@@ -68,6 +68,7 @@ class FusedStep:
         self.scalars = dict(lr=numpy.float64(lr), h=tuple(numpy.float64(v) for v in optimizer.settings.values()),
                             alpha=float(alpha), floor=self.t(numpy.finfo(dtype).tiny))
         self._graphs, self._seen = {}, set()  # graphs by chunk shape; shapes run once eagerly
+        self.capture_error = None  # why capture failed, if it did (see _capture): chunks then run eagerly
         if not ops.simulated:
             import cupy
 
@@ -129,13 +130,8 @@ class FusedStep:
             stream.wait_event(cupy.cuda.Stream.null.record())  # data and weights written before this chunk
             self.t_base.fill(self.optimizer.t)  # outside any graph: it changes from chunk to chunk
             graph = self._graphs.get(batches)
-            if graph is None and self.ops.graphs and batches in self._seen:
-                stream.begin_capture()
-                try:
-                    self.launch_all(batches, self._launch_on_stream)
-                finally:
-                    graph = self._graphs[batches] = stream.end_capture()
-                self._launched = 0  # captured, not run
+            if graph is None and self.ops.graphs and batches in self._seen and self.capture_error is None:
+                graph = self._capture(batches)
             if graph is None:  # the first run of this shape compiles the kernels: never inside a capture
                 self._seen.add(batches)
                 self.launch_all(batches, self._launch_on_stream)
@@ -143,6 +139,45 @@ class FusedStep:
                 graph.launch(stream)
                 self._launched = n
             return cupy.asnumpy(self.record[:, :n], stream=stream, blocking=True)  # the chunk's one host sync
+
+    def _capture(self, batches):
+        """The chunk's kernels captured as a CUDA graph (kept for this shape), or None where capture failed.
+
+        Capturing runs nothing, so ``_launched`` stays 0: an interrupt during it commits
+        nothing of this chunk. A capture that fails (a launch that raises inside it, or
+        ``end_capture`` refusing the graph) is ended and its partial graph dropped; its
+        error is kept in ``capture_error``, with a warning, and this FusedStep's chunks
+        run eagerly from then on: the same kernels, launched one by one. A real fault
+        in a kernel then raises from that eager run, under its own name.
+        """
+        stream = self._stream
+        stream.begin_capture()
+        try:
+            self.launch_all(batches, self._launch_on_stream)
+        except BaseException as exc:
+            self._launched = 0
+            try:
+                stream.end_capture()  # ends the capture; the partial graph is dropped
+            except Exception:  # noqa: BLE001 - e.g. cudaErrorStreamCaptureInvalidated, which hides the cause
+                pass
+            if not isinstance(exc, Exception):
+                raise  # Ctrl-C: nothing of this chunk has run
+            return self._capture_failed(exc)
+        self._launched = 0
+        try:
+            graph = stream.end_capture()
+        except Exception as exc:  # noqa: BLE001 - the graph is refused; the eager run still works
+            return self._capture_failed(exc)
+        self._graphs[batches] = graph
+        return graph
+
+    def _capture_failed(self, exc):
+        import warnings
+
+        self.capture_error = f"{type(exc).__name__}: {exc}"
+        warnings.warn(f"fastnet: capturing the fused step as a CUDA graph failed ({self.capture_error}); its "
+                      "chunks run without graphs, kernel by kernel", RuntimeWarning, stacklevel=2)
+        return None
 
     def _launch_on_stream(self, kernel, grid, block, *args):
         """kernel[grid, block, the chunk's stream](*args), arrays as Numba views made once and never synchronised."""
