@@ -18,3 +18,14 @@ def hangs():
 
 def dies():
     os._exit(3)  # as a crashed CUDA context would end the process
+
+
+def smoke():
+    """Loads its kernels only with minor version compatibility, as under a driver older than the PTX."""
+    if os.environ.get("NUMBA_CUDA_ENABLE_MINOR_VERSION_COMPATIBILITY") != "1":
+        return {"kernel on the null stream": "RuntimeError: CUDA_ERROR_UNSUPPORTED_PTX_VERSION (a stand-in)"}
+    return {"kernel on the null stream": "ok"}
+
+
+def sees_the_environment():
+    return {"mvc": os.environ.get("NUMBA_CUDA_ENABLE_MINOR_VERSION_COMPATIBILITY")}

@@ -68,3 +68,17 @@ def test_a_section_that_fails_hangs_or_dies_costs_only_itself(tmp_path):
     assert report["hangs"] == {"error": "timed out after 5 s"} and report["hangs_seconds"] < 30
     assert "ended with status 3" in report["dies"]["error"]
     assert json.loads((tmp_path / "gpu.json").read_text())["works"] == {"value": 42}  # written as it went
+
+
+def test_where_the_driver_is_older_than_the_ptx_smoke_and_the_rest_run_again_with_minor_version_compatibility(
+        tmp_path, monkeypatch):
+    sys.path.insert(0, ROOT)
+    from bench.gpu import MVC_ENV, run_device
+
+    monkeypatch.delenv(MVC_ENV, raising=False)
+    report = run_device(["smoke", "sees_the_environment"], str(tmp_path), limits={},
+                        module="tests.bench_gpu_fake_sections")
+    assert "UNSUPPORTED_PTX" in report["smoke_without_minor_version_compatibility"]["kernel on the null stream"]
+    assert report["smoke"] == {"kernel on the null stream": "ok"}
+    assert report["sees_the_environment"] == {"mvc": "1"}
+    assert list(json.loads((tmp_path / "gpu.json").read_text())) == list(report)

@@ -93,11 +93,16 @@ def _make_cupy():
             "check `nvidia-smi`, or choose the fused or numpy backend"
         ) from exc
     try:
-        return CupyOps()
+        ops = CupyOps()
     except ImportError as exc:
         raise BackendUnavailableError(
             f"backend 'cupy' runs its kernels with numba-cuda, which is not installed ({exc}); {_INSTALL_HINT['cupy']}"
         ) from exc
+    try:
+        ops.check_kernels_run()
+    except RuntimeError as exc:
+        raise BackendUnavailableError(f"backend 'cupy': {exc}") from exc
+    return ops
 
 
 _FACTORIES = {

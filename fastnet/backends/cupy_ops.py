@@ -35,6 +35,19 @@ def simulated():
     return os.environ.get(SIMULATOR_ENV, "0").strip() == "1"
 
 
+def kernel_failure(error):
+    """Why numba-cuda's kernels cannot run on this GPU, and what to do, from the ``error`` a test launch raised."""
+    text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    upper = text.upper()
+    if "PTX" in upper and ("UNSUPPORTED" in upper or "TOOLCHAIN" in upper):
+        return (f"numba-cuda's kernels do not load on this GPU ({text}): its compiler writes PTX newer than the "
+                "driver's CUDA accepts. Install the numba-cuda extra for the driver's CUDA major version (nvidia-smi "
+                'shows it), e.g. pip install "numba-cuda[cu12]", or have nvJitLink link the PTX instead of the '
+                "driver: NUMBA_CUDA_ENABLE_MINOR_VERSION_COMPATIBILITY=1")
+    return (f"numba-cuda could not run a test kernel on this GPU ({text}); `fastnet info` lists the versions "
+            "of CuPy and numba-cuda to check against the driver's CUDA")
+
+
 class CupyOps(Ops):
     """The reference's primitives on device arrays, with fused ``numba.cuda`` kernels between the products.
 
@@ -86,6 +99,22 @@ class CupyOps(Ops):
 
     def to_numpy(self, a):
         return numpy.asarray(a) if self.simulated else self.xp.asnumpy(a)
+
+    def check_kernels_run(self):
+        """Launch one tiny kernel and check its result: the GPU is usable only if numba-cuda's kernels load.
+
+        CuPy can answer while numba-cuda's kernels cannot run (a PTX compiler newer than
+        the driver): that must show here, in ``fastnet info``, not halfway through a fit.
+        Raises RuntimeError with :func:`kernel_failure` 's message.
+        """
+        param, grad = self.xp.asarray([1.0, 2.0, 3.0]), self.xp.ones(3)
+        try:
+            self.launch(self.axpy_kernel, 1, 32, param, grad, 2.0)
+            ok = bool((param == self.xp.asarray([3.0, 4.0, 5.0])).all())
+        except Exception as exc:  # noqa: BLE001 - the driver, NVVM and the linker each raise their own types
+            raise RuntimeError(kernel_failure(exc)) from exc
+        if not ok:
+            raise RuntimeError(kernel_failure(f"a test kernel ran but gave {self.to_numpy(param).tolist()}, not [3, 4, 5]"))
 
     def sparse_to_backend(self, X):
         if self.simulated or not is_scipy_sparse(X):
