@@ -18,6 +18,7 @@ CPU, with NumPy arrays standing in for device arrays: how CI checks them without
 
 import contextlib
 import os
+import weakref
 
 import numpy
 
@@ -93,6 +94,7 @@ class CupyOps(Ops):
         self.host_rules = maths.update_rules()  # each update's constants are worked out on the host
         self._built = {}
         self._streams = {}  # CUDA stream handle -> Numba's external stream (see launch)
+        self._fused_steps = weakref.WeakKeyDictionary()  # network -> its last FusedStep (see fused_step)
 
     def errstate(self):
         return contextlib.nullcontext() if not self.simulated else super().errstate()
@@ -185,7 +187,14 @@ class CupyOps(Ops):
         kernels = (self.kernel("tile_step", dtype, layout.sizes, hidden, net.output_activation, loss, rows),
                    self.kernel("reduce_update", dtype, layout.sizes, optimizer.rule),
                    self.kernel("reset", dtype), rows, self.step_threads)
-        return FusedStep(self, net, optimizer, X, Y, lr, alpha, kernels, batch)
+        # The last fit's FusedStep, with its CUDA graphs, serves the next fit of the same
+        # network, optimiser and data shapes: no eager chunk and no capture again.
+        kept = self._fused_steps.get(net)
+        if kept is not None and kept.serves(optimizer, X, Y, kernels, batch):
+            kept.bind(X, Y, lr, alpha)
+            return kept
+        made = self._fused_steps[net] = FusedStep(self, net, optimizer, X, Y, lr, alpha, kernels, batch)
+        return made
 
     def _blocks(self, n):
         return self.layers.blocks_for(n, self.block)

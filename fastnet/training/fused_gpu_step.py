@@ -47,6 +47,7 @@ class FusedStep:
     def __init__(self, ops, net, optimizer, X, Y, lr, alpha, kernels, batch):
         self.ops, self.optimizer = ops, optimizer
         self.interrupted = None
+        self.kernels, self.batch = kernels, batch
         self.tile_step, self.reduce_update, self.reset, self.rows, self.threads = kernels
         self.m = X.shape[0]
         dtype = X.dtype
@@ -64,10 +65,11 @@ class FusedStep:
         self.stopped = ops_alloc((1,), numpy.int32)
         self.t_base = ops_alloc((1,), numpy.int64)
         self.order = ops.asarray(numpy.arange(self.m), numpy.int64)
-        self.X, self.Y = X, Y
-        self.scalars = dict(lr=numpy.float64(lr), h=tuple(numpy.float64(v) for v in optimizer.settings.values()),
-                            alpha=float(alpha), floor=self.t(numpy.finfo(dtype).tiny))
-        self._graphs, self._seen = {}, set()  # graphs by chunk shape; shapes run once eagerly
+        # The data in buffers of this FusedStep: a graph holds the addresses it was captured
+        # with, so a later fit on new data of the same shapes copies it here and replays.
+        self.X, self.Y = ops.alloc(X.shape, dtype), ops.alloc(Y.shape, dtype)
+        self.bind(X, Y, lr, alpha)
+        self._graphs, self._seen = {}, set()  # graphs by chunk shape and scalars; shapes run once eagerly
         self.capture_error = None  # why capture failed, if it did (see _capture): chunks then run eagerly
         if not ops.simulated:
             import cupy
@@ -76,6 +78,25 @@ class FusedStep:
             self._stream = cupy.cuda.Stream(non_blocking=True)  # capture needs a stream other than the default
             self._numba_stream = ops.layers.cuda.external_stream(self._stream.ptr)
             self._views = {}
+
+    def serves(self, optimizer, X, Y, kernels, batch):
+        """Whether this FusedStep can run a new fit: the same optimiser, kernels, batch and data shapes."""
+        return (optimizer is self.optimizer and kernels == self.kernels and batch == self.batch
+                and X.shape == self.X.shape and Y.shape == self.Y.shape and X.dtype == self.X.dtype)
+
+    def bind(self, X, Y, lr, alpha):
+        """Take a fit's data and scalars: X and Y copied into this step's buffers, lr, alpha and the optimiser's settings.
+
+        The scalars are kernel arguments, so a graph serves only the ones it was captured
+        with: they are part of its key.
+        """
+        self.ops.copy_into(self.X, X)
+        self.ops.copy_into(self.Y, Y)
+        settings = tuple(numpy.float64(v) for v in self.optimizer.settings.values())
+        self.scalars = dict(lr=numpy.float64(lr), h=settings, alpha=float(alpha),
+                            floor=self.t(numpy.finfo(self.X.dtype).tiny))
+        self._scalars_key = (float(lr), float(alpha), tuple(map(float, settings)))
+        self.interrupted = None
 
     # -- one chunk -----------------------------------------------------------------
     def set_order(self, order):
@@ -129,7 +150,7 @@ class FusedStep:
         with stream:
             stream.wait_event(cupy.cuda.Stream.null.record())  # data and weights written before this chunk
             self.t_base.fill(self.optimizer.t)  # outside any graph: it changes from chunk to chunk
-            graph = self._graphs.get(batches)
+            graph = self._graphs.get((batches, self._scalars_key))
             if graph is None and self.ops.graphs and batches in self._seen and self.capture_error is None:
                 graph = self._capture(batches)
             if graph is None:  # the first run of this shape compiles the kernels: never inside a capture
@@ -168,7 +189,7 @@ class FusedStep:
             graph = stream.end_capture()
         except Exception as exc:  # noqa: BLE001 - the graph is refused; the eager run still works
             return self._capture_failed(exc)
-        self._graphs[batches] = graph
+        self._graphs[(batches, self._scalars_key)] = graph
         return graph
 
     def _capture_failed(self, exc):

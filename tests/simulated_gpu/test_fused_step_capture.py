@@ -78,5 +78,6 @@ def test_a_capture_that_succeeds_is_kept_for_its_chunk_shape_and_runs_nothing():
     stream = RecordingStream()
     step, launches = fused_step(stream)
     assert step._capture(BATCHES) == "the graph"
-    assert step._graphs == {BATCHES: "the graph"} and step._launched == 0 and step.capture_error is None
+    assert step._graphs == {(BATCHES, step._scalars_key): "the graph"} and step._launched == 0
+    assert step.capture_error is None
     assert stream.calls == ["begin", "end"] and len(launches) == 7
