@@ -53,8 +53,13 @@ class Layout:
 
     Parameters follow the network's flat buffer: W0 (n1 x n0), b0, W1, b1, ...
     A tile keeps row r's activations of every layer (input included) back to back at
-    ``r * n_acts + act_at[l]``, and its deltas at ``r * n_deltas + delta_at[l]``
+    ``r * act_stride + act_at[l]``, and its deltas at ``r * delta_stride + delta_at[l]``
     (``delta_at[l]`` is the delta of layer l's output, l = 0 .. L-1).
+
+    The strides are the rows' lengths (``n_acts``, ``n_deltas``) made odd: a warp's
+    threads take one neuron in 32 rows (see :func:`make_tile_step`), so they read
+    shared memory ``stride`` words apart, and only an odd stride puts the 32 reads in
+    32 different banks (digits' 104 values a row would put them in 4: 8-way conflicts).
     """
 
     def __init__(self, sizes):
@@ -70,11 +75,12 @@ class Layout:
         self.n_acts = sum(self.sizes)
         self.delta_at = tuple(sum(self.sizes[1 : l + 1]) for l in range(L))
         self.n_deltas = sum(self.sizes[1:])
+        self.act_stride, self.delta_stride = self.n_acts | 1, self.n_deltas | 1
 
     def tile_rows(self, itemsize, rows=TILE_ROWS):
         """The most rows (``rows`` halved as needed) whose activations and deltas fit in shared memory; 0 if none do."""
         while rows >= MIN_TILE_ROWS:
-            if rows * (self.n_acts + self.n_deltas) * itemsize + THREADS * itemsize <= SHARED_BYTES:
+            if rows * (self.act_stride + self.delta_stride) * itemsize + THREADS * itemsize <= SHARED_BYTES:
                 return rows
             rows //= 2
         return 0
@@ -90,7 +96,8 @@ def make_tile_step(layout, hidden, output, loss, penalty, dtype, rows, threads=T
     Activations, ``loss`` a device Loss, ``penalty`` a device Penalty.
     """
     sizes, w_at, act_at, delta_at = layout.sizes, layout.w_at, layout.act_at, layout.delta_at
-    n_acts, n_deltas, n_params = layout.n_acts, layout.n_deltas, layout.n_params
+    # The rows' strides in shared memory (odd: see Layout), named as the rows' lengths were.
+    n_acts, n_deltas, n_params = layout.act_stride, layout.delta_stride, layout.n_params
     L = len(sizes) - 1
     hidden_f, hidden_g = hidden.forward, hidden.grad
     out_f, out_g, rowwise, out_rows = output.forward, output.grad, output.rowwise, output.rows
@@ -123,13 +130,16 @@ def make_tile_step(layout, hidden, output, loss, penalty, dtype, rows, threads=T
         cuda.syncthreads()
 
         # Forward: one thread per (row, neuron) of each layer, its input z = b + W h, then f(z).
+        # Rows vary fastest: a warp's threads take one neuron in consecutive rows, so each
+        # weight they read is one broadcast load, where neurons-fastest would read 32
+        # weights a row of W apart (a cache line each).
         for l in range(L):
             n_in, n_out = sizes[l], sizes[l + 1]
             w, src, dst = w_at[l], act_at[l], act_at[l + 1]
             bias = w + n_out * n_in
             for i in range(t, n_rows * n_out, threads):
-                r = i // n_out
-                j = i - r * n_out
+                j = i // n_rows
+                r = i - j * n_rows
                 z = neuron_input(params, w + j * n_in, acts, r * n_acts + src, n_in, params[bias + j], zero)
                 if l < L - 1:
                     z = hidden_f(z)
@@ -165,13 +175,14 @@ def make_tile_step(layout, hidden, output, loss, penalty, dtype, rows, threads=T
         if t == 0:
             partial_costs[tile] = total
 
-        # Backward: one thread per (row, hidden neuron), its delta f'(h) * sum_k W_ki delta_k.
+        # Backward: one thread per (row, hidden neuron), its delta f'(h) * sum_k W_ki delta_k;
+        # rows fastest again, so a warp's weight loads are broadcasts.
         for l in range(L - 1, 0, -1):
             n_mid, n_up = sizes[l], sizes[l + 1]
             w, up, here, h_at = w_at[l], delta_at[l], delta_at[l - 1], act_at[l]
             for i in range(t, n_rows * n_mid, threads):
-                r = i // n_mid
-                k = i - r * n_mid
+                k = i // n_rows
+                r = i - k * n_rows
                 deltas[r * n_deltas + here + k] = hidden_delta(hidden_g(acts[r * n_acts + h_at + k]), params, w + k, n_mid,
                                                                deltas, r * n_deltas + up, n_up, zero)
             cuda.syncthreads()
