@@ -16,8 +16,10 @@ costs only itself: its entry says how it ended, and the next section starts afre
    the reference's, both dtypes, fused and layered steps, mini-batch momentum and
    Adam; and the fused step with CUDA graphs against the same without (same bits);
 4. ``digits``: 3000 full-batch iterations (tutorial recipe) for fastnet cupy (fused
-   step, and the layered one), PyTorch eager and PyTorch with a CUDA graph, float32
-   and float64, rounds interleaved;
+   step with tiles of 32, 16 and 8 rows, and the layered step), PyTorch eager and
+   PyTorch with a CUDA graph, float32 and float64, rounds interleaved; the steady state
+   per iteration (``fit(3000)`` minus ``fit(300)``), and each fused kernel timed alone
+   (CUDA events around a graph of 200 launches);
 5. ``large_step``: one step of 60000 x 784-1024-1024-10 on device arrays, the steady
    state (``fit(4)`` minus ``fit(1)``), against its matrix products alone;
 6. ``gpu_tests``: the test suite's ``gpu`` tests, last.
@@ -48,6 +50,9 @@ GPU_TESTS_LIMIT_S = 80
 # numba-cuda's switch for CUDA minor version compatibility: nvJitLink links the PTX to
 # machine code itself, so a driver older than the PTX compiler still loads the kernels.
 MVC_ENV = "NUMBA_CUDA_ENABLE_MINOR_VERSION_COMPATIBILITY"
+# Rows per tile the digits section also times, beside the default (32): fewer rows make
+# more blocks for the SMs and more partial gradients to sum (see docs/gpu.md).
+TILE_ROWS_SWEPT = (8, 16)
 
 
 def why_no_gpu():
@@ -273,6 +278,9 @@ def digits(rounds=ROUNDS, iterations=3000):
             "fastnet cupy layered": lambda: _fit_runner(tutorial_nets(CupyOps(fuse_steps=False), dtype), X, Yd,
                                                         iterations),
         }
+        for rows in TILE_ROWS_SWEPT:  # the default is 32 rows a tile: 34 blocks for 1078 rows
+            makers[f"fastnet cupy, tiles of {rows} rows"] = (
+                lambda rows=rows: _fit_runner(tutorial_nets(CupyOps(tile_rows=rows), dtype), X, Yd, iterations))
         runners, errors = {}, {}
         for name, make in makers.items():  # each guarded on its own: built and warmed up (compiled, captured)
             try:
@@ -297,7 +305,55 @@ def digits(rounds=ROUNDS, iterations=3000):
         ratios = {f"{name} / fastnet cupy": best[name] / best["fastnet cupy"] for name in best} \
             if "fastnet cupy" in best else {}
         results[dtype] = {"seconds": times, "best": best, "ratios": ratios, "errors": errors}
+        # The steady state, without fit's once-per-call work: fit(3000) minus fit(300) over 2700.
+        if "fastnet cupy" in runners:
+            try:
+                net = tutorial_nets("cupy", dtype)
+                seconds = {}
+                for n in (300, iterations, 300, iterations):
+                    cupy.cuda.runtime.deviceSynchronize()
+                    t0 = time.perf_counter()
+                    net.fit(X, Yd, epochs=n, lr=0.25)
+                    cupy.cuda.runtime.deviceSynchronize()
+                    seconds[n] = min(seconds.get(n, float("inf")), time.perf_counter() - t0)
+                results[dtype]["steady_us_per_iteration"] = (seconds[iterations] - seconds[300]) / (iterations - 300) * 1e6
+                results[dtype]["kernel_us"] = kernel_times(net, X, Yd)
+            except Exception as exc:  # noqa: BLE001
+                errors["steady state and kernel times"] = f"{type(exc).__name__}: {exc}"
     return results
+
+
+def kernel_times(net, X, Y, repeats=200):
+    """Microseconds of each fused-step kernel alone: ``repeats`` launches captured in a graph, timed by CUDA events.
+
+    Launched eagerly, each kernel would wait on the host (about 60 µs to launch a
+    tile_step with its 12 arguments, against about 10 µs of work); in a graph the
+    events measure the device.
+    """
+    import cupy
+
+    net.fit(X, Y, epochs=2, lr=0.25)  # builds the FusedStep and compiles its kernels
+    step = net.ops._fused_steps[net]
+    launches = []
+    step.launch_all(((0, X.shape[0]),), lambda kernel, grid, block, *args: launches.append((kernel, grid, block, args)))
+    names = {id(step.reset): "reset", id(step.tile_step): "tile_step", id(step.reduce_update): "reduce_update"}
+    stream, times = step._stream, {}
+    with stream:
+        step._launch_on_stream(*launches[0][:3], *launches[0][3])  # reset: stopped = 0
+        for kernel, grid, block, args in launches[1:]:
+            stream.begin_capture()
+            for _ in range(repeats):
+                step._launch_on_stream(kernel, grid, block, *args)
+            graph = stream.end_capture()
+            graph.launch(stream)
+            start, end = cupy.cuda.Event(), cupy.cuda.Event()
+            start.record(stream)
+            graph.launch(stream)
+            end.record(stream)
+            end.synchronize()
+            times[names[id(kernel)]] = cupy.cuda.get_elapsed_time(start, end) * 1e3 / repeats
+    times["blocks of tile_step"] = launches[1][1]
+    return times
 
 
 def _fit_runner(net, X, Y, iterations):

@@ -63,6 +63,9 @@ class CupyOps(Ops):
     fuse_steps : bool, default True
         Train small networks with the fused step (False: the layered step, cuBLAS
         products and the kernels between them, as for large networks).
+    tile_rows : int, optional
+        Rows per tile of the fused step (default: ``TILE_ROWS``, halved until a
+        tile fits in shared memory); the device bench sweeps it.
     """
 
     name = "cupy"
@@ -70,7 +73,7 @@ class CupyOps(Ops):
     on_host = False
     chunked_checks = True  # a check for NaN is a host sync: once per chunk of updates
 
-    def __init__(self, simulate=False, graphs=True, fuse_steps=True):
+    def __init__(self, simulate=False, graphs=True, fuse_steps=True, tile_rows=None):
         self.simulated = simulate
         self.graphs = graphs and not simulate
         self.fuse_steps = fuse_steps
@@ -78,12 +81,13 @@ class CupyOps(Ops):
             self.xp = numpy
             self.on_host = True  # NumPy arrays stand in for device arrays
             self.block, self.tile = 32, 4  # a Python thread per CUDA thread: small blocks
-            self.step_rows = 8  # 37 test rows: four full tiles and a partial one
+            self.step_rows = tile_rows or 8  # 37 test rows: four full tiles and a partial one
         else:
             import cupy  # imported here: ``import fastnet`` must not import cupy
 
             self.xp = cupy
-            self.block = self.tile = self.step_rows = None
+            self.block = self.tile = None
+            self.step_rows = tile_rows
         self.layers = kernel_module("gpu_layers")
         self.step = kernel_module("gpu_step")  # imports numba.cuda: only here, never at ``import fastnet``
         self.block = self.block or self.layers.BLOCK
@@ -177,7 +181,7 @@ class CupyOps(Ops):
 
         step, dtype = self.step, numpy.dtype(X.dtype)
         layout = step.Layout(net.layers)
-        rows = self.step_rows or layout.tile_rows(dtype.itemsize)
+        rows = layout.tile_rows(dtype.itemsize, self.step_rows) if self.step_rows else layout.tile_rows(dtype.itemsize)
         loss = table_loss(net.loss, net.output_activation)
         if (not self.fuse_steps or not rows or layout.n_params > step.MAX_PARAMS
                 or -(-batch // rows) * layout.n_params > step.MAX_PARTIALS

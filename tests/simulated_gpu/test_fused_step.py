@@ -187,3 +187,17 @@ def test_the_same_fit_twice_gives_the_same_bits():
         b.fit(X, Y, epochs=3, lr=0.3, optimizer="adam", batch_size=16)
     for x, y in zip(a.weights + a.biases, b.weights + b.biases):
         assert np.array_equal(x, y)
+
+
+@pytest.mark.parametrize("tile_rows", [4, 16])
+def test_any_rows_per_tile_trains_as_the_reference(tile_rows):
+    from fastnet.backends.cupy_ops import CupyOps
+
+    X, Y = problem()
+    kwargs = dict(layers=[N_IN, 5, 3], output_activation="softmax", loss="cross_entropy", init="xavier", seed=0)
+    gpu = fastnet.Network(backend=CupyOps(simulate=True, tile_rows=tile_rows), **kwargs)
+    ref = fastnet.Network(backend=Ops(), **kwargs)
+    for net in (gpu, ref):
+        net.fit(X, Y, epochs=4, lr=0.3, optimizer="momentum")
+    assert gpu.ops._fused_steps[gpu].rows == tile_rows  # the fused step ran, in tiles of that many rows
+    same_weights(gpu, ref, "float64")
