@@ -25,6 +25,19 @@ def torch_worker():
         yield worker
 
 
+@pytest.fixture(scope="session")
+def jax_worker():
+    """The JAX peer's own process (the same worker as PyTorch's, another process), or a skip saying why not."""
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("JAX is not installed (optional peer: pip install jax)")
+    from .torch_worker import TorchWorker
+
+    with TorchWorker() as worker:
+        if worker.call("describe_jax") is None:
+            pytest.skip("JAX is installed but cannot be imported in the worker process")
+        yield worker
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request):
     ok, reason = backend_status(request.param)

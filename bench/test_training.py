@@ -131,25 +131,40 @@ def paired_backend():
 PAIRED_ROUNDS = 9
 
 
-@pytest.mark.parametrize("device", ["cpu", "cuda", "cuda-graph"])
+@pytest.mark.parametrize("device", ["cpu", "cpu-compile", "cuda", "cuda-graph"])
 def test_digits_training_torch(benchmark, dtype, device, torch_worker):
     _, threads, cuda = torch_worker.call("describe")
-    if device != "cpu" and not cuda:
+    if device.startswith("cuda") and not cuda:
         pytest.skip("PyTorch sees no CUDA device")
+    # On the CPU, each PyTorch round follows a round of fastnet's fastest CPU backend, so
+    # both see the same machine; the report takes their ratio.
+    on_cpu = device.startswith("cpu")
+    time_peer(benchmark, dtype, torch_worker, ("setup", device), f"torch {device} (peer)",
+              paired_backend() if on_cpu else None, threads=threads)
+
+
+def test_digits_training_jax(benchmark, dtype, jax_worker):
+    """JAX with the whole loop under one jit (lax.fori_loop): the peer a JAX user would write, paired as PyTorch's."""
+    time_peer(benchmark, dtype, jax_worker, ("setup_jax",), "jax jit (peer)", paired_backend())
+
+
+def time_peer(benchmark, dtype, worker, setup_call, name, paired, **extra):
+    """Validate a peer's 3 iterations against fastnet, then time its 3000, each round after one of ``paired``'s.
+
+    ``setup_call`` is the worker's setup command and its arguments beyond the data,
+    starting weights and lr; ``paired`` is None for a peer on another device.
+    """
     data, Y = digits()
     X, Y = data.X_train.astype(dtype), Y.astype(dtype)
     W0, b0 = tutorial_net("numpy", dtype).get_params()
-    torch_worker.call("setup", X, Y, W0, b0, LR, device)
-    W, _, _ = torch_worker.call("train", 3)
+    command, *more = setup_call
+    worker.call(command, X, Y, W0, b0, LR, *more)
+    W, _, _ = worker.call("train", 3)
     net = tutorial_net("numpy", dtype)
     net.fit(X, Y, epochs=3, lr=LR)
     for a, b in zip(W, net.weights):
         np.testing.assert_allclose(a, b, rtol=1e-10 if dtype == "float64" else 1e-4)
-    torch_worker.call("train", 5)  # warm-up: thread pools, CUDA context
-
-    # On the CPU, each PyTorch round follows a round of fastnet's fastest CPU
-    # backend, so both see the same machine; the report takes their ratio.
-    paired = paired_backend() if device == "cpu" else None
+    worker.call("train", 5)  # warm-up: thread pools, CUDA context, compiles
     paired_times = []
     if paired:
         tutorial_net(paired, dtype).fit(X, Y, epochs=3, lr=LR)  # warm-up: loads its compiled kernels
@@ -161,17 +176,18 @@ def test_digits_training_torch(benchmark, dtype, device, torch_worker):
             start = time.perf_counter()
             fastnet_net.fit(X, Y, epochs=DIGITS_ITERATIONS, lr=LR)
             paired_times.append(time.perf_counter() - start)
-        torch_worker.call("setup", X, Y, W0, b0, LR, device)
+        worker.call(command, X, Y, W0, b0, LR, *more)  # the starting weights again
         time.sleep(PAIR_PAUSE_S)
         return (), {}
 
-    torch_times = []  # as the worker measured them, without the pipe's round trip
+    peer_times = []  # as the worker measured them, without the pipe's round trip
 
     def train():
-        torch_times.append(torch_worker.call("train", DIGITS_ITERATIONS)[2])
+        peer_times.append(worker.call("train", DIGITS_ITERATIONS)[2])
 
     benchmark.pedantic(train, setup=setup, rounds=1 if QUICK else PAIRED_ROUNDS)
-    extra = {"paired": {"variant": paired, "min": min(paired_times), "rounds": len(paired_times),
-                        "round_s": paired_times, "peer_round_s": torch_times}} if paired else {}
-    record(benchmark, f"digits training, {DIGITS_ITERATIONS} iterations", f"torch {device} (peer)", dtype,
-           iterations=DIGITS_ITERATIONS, scale_to=DIGITS_ITERATIONS, threads=threads, **extra)
+    if paired:
+        extra["paired"] = {"variant": paired, "min": min(paired_times), "rounds": len(paired_times),
+                           "round_s": paired_times, "peer_round_s": peer_times}
+    record(benchmark, f"digits training, {DIGITS_ITERATIONS} iterations", name, dtype,
+           iterations=DIGITS_ITERATIONS, scale_to=DIGITS_ITERATIONS, **extra)

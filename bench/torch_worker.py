@@ -1,4 +1,4 @@
-"""The PyTorch peer in a process of its own, driven from the main benchmark process.
+"""The PyTorch peer (or the JAX one) in a process of its own, driven from the main benchmark process.
 
 OpenBLAS's and PyTorch's thread pools slow each other down when they share a
 process, so PyTorch never runs in the process that times fastnet. Driving it from
@@ -91,6 +91,19 @@ class _Server:
         from .peers import torch_trainer
 
         self.run = torch_trainer(X, Y, weights, biases, lr, device)
+
+    def describe_jax(self):
+        """(JAX version, its CPU device) or None without JAX: the worker then hosts the JAX peer instead."""
+        try:
+            import jax
+        except ImportError:
+            return None
+        return jax.__version__, str(jax.devices()[0])
+
+    def setup_jax(self, X, Y, weights, biases, lr):
+        from .peers import jax_trainer
+
+        self.run = jax_trainer(X, Y, weights, biases, lr)
 
     def setup_adam(self, X, Y, weights, biases, lr, batch_size, shuffle):
         from .peers import torch_adam_trainer

@@ -54,6 +54,21 @@ def test_digits_goal_reads_the_pairs_of_rounds_interleaved_with_pytorch():
     assert report.goals(runs).splitlines()[-1].endswith("| no |")
 
 
+def test_every_cpu_peer_a_user_would_pick_gets_its_own_goal_row():
+    paired = {"variant": "fused", "min": 0.6, "rounds": 3, "round_s": [0.6, 0.6, 0.7],
+              "peer_round_s": [0.75, 0.78, 0.98]}  # torch.compile: 1.25, 1.30, 1.40
+    runs = [
+        _bench("digits training [float32]", "fused", 0.6),
+        _bench("digits training [float32]", "torch cpu-compile (peer)", 0.75, paired=paired),
+        _bench("digits training [float32]", "jax jit (peer)", 0.92),  # separate rounds: 1.53x
+    ]
+    lines = [line for line in report.goals(runs).splitlines() if "digits" in line]
+    assert lines[0].startswith("| fastest CPU backend ≥ 1.5× torch.compile, digits training [float32] | fused 600 ms "
+                               "vs torch.compile 750 ms") and lines[0].endswith("**1.30×** (pairs: 1.25, 1.30, 1.40) | no |")
+    assert lines[1] == ("| fastest CPU backend ≥ 1.5× JAX jit, digits training [float32] | fused 600 ms vs jax 920 ms "
+                        "(separate rounds): 1.53× | yes |")
+
+
 def test_estimator_goal_is_the_median_of_the_alternating_rounds_epochs_included():
     # fastnet took 2.0, 2.5 and 2.0 s; scikit-learn, right after each, 3.0, 2.0 and 3.2 s:
     # pair ratios 1.5, 0.8 and 1.6, median 1.5; the epochs each ran are shown beside.
