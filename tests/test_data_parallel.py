@@ -126,6 +126,20 @@ def test_ranks_holding_the_same_rows_train_as_one_process(optimizer):
     assert numpy.abs(got - want).max() <= 1e-12 * numpy.abs(want).max()
 
 
+def test_sparse_rows_train_data_parallel_as_their_dense_matrix():
+    import scipy.sparse
+
+    X, Y = digits()
+    X[X < 0.5] = 0.0  # digits' pixels, mostly blank once thresholded: a real sparse matrix
+    dense, sparse = network(), network()
+    h1 = dense.fit(X, Y, epochs=10, lr=0.5, optimizer="momentum", batch_size=64, comm=MirrorComm(2))
+    h2 = sparse.fit(scipy.sparse.csr_matrix(X), Y, epochs=10, lr=0.5, optimizer="momentum", batch_size=64,
+                    comm=MirrorComm(2))
+    numpy.testing.assert_allclose(h2, h1, rtol=1e-12)
+    for a, b in zip(sparse.get_params()[0], dense.get_params()[0]):
+        numpy.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
+
+
 def test_a_mini_batch_epochs_cost_is_weighted_by_the_global_rows():
     X, Y = digits(100)
     net = network()
