@@ -22,7 +22,9 @@ costs only itself: its entry says how it ended, and the next section starts afre
    (CUDA events around a graph of 200 launches);
 5. ``large_step``: one step of 60000 x 784-1024-1024-10 on device arrays, the steady
    state (``fit(4)`` minus ``fit(1)``), against its matrix products alone;
-6. ``gpu_tests``: the test suite's ``gpu`` tests, last.
+6. ``nccl``: data-parallel training on two GPUs, NCCL summing the gradients, against
+   one process (skipped, saying why, on one GPU or without MPI);
+7. ``gpu_tests``: the test suite's ``gpu`` tests, last.
 
 Without a usable GPU it writes ``{"skipped": reason}`` and exits 0. Run it from a
 checkout with ``PYTHONPATH=$PWD`` (nothing to install on the device machine).
@@ -43,10 +45,11 @@ ROUNDS = 3
 # Seconds each section may take before its process is ended (the whole run must fit in
 # one 10-minute device call, start-up included).
 SECTION_LIMIT_S = 120
-# 510 s in all, 550 where smoke runs twice (see run_device).
-SECTION_LIMITS = {"smoke": 40, "machine": 20, "kernels": 70, "training": 100, "digits": 130, "large_step": 60,
-                  "gpu_tests": 90}
-GPU_TESTS_LIMIT_S = 80
+# 520 s in all, 560 where smoke runs twice (see run_device); on one GPU nccl takes a second.
+SECTION_LIMITS = {"smoke": 40, "machine": 20, "kernels": 60, "training": 100, "digits": 130, "large_step": 60,
+                  "nccl": 30, "gpu_tests": 80}
+GPU_TESTS_LIMIT_S = 70
+NCCL_LIMIT_S = 25  # a one-GPU machine answers at once; two GPUs train digits twice, 100 epochs
 # numba-cuda's switch for CUDA minor version compatibility: nvJitLink links the PTX to
 # machine code itself, so a driver older than the PTX compiler still loads the kernels.
 MVC_ENV = "NUMBA_CUDA_ENABLE_MINOR_VERSION_COMPATIBILITY"
@@ -413,6 +416,34 @@ def large_step():
     return results
 
 
+def nccl():
+    """Data-parallel training on two GPUs, the gradients summed by NCCL, against one process (needs two GPUs and MPI)."""
+    import shutil
+
+    import cupy
+
+    from fastnet.data_parallel import nccl_unavailable
+
+    count = cupy.cuda.runtime.getDeviceCount()
+    if count < 2:
+        return {"skipped": f"NCCL needs two GPUs; this machine has {count}"}
+    if nccl_unavailable():
+        return {"skipped": nccl_unavailable()}
+    try:
+        from mpi4py import MPI  # noqa: F401
+    except (ImportError, RuntimeError) as exc:
+        return {"skipped": f"mpi4py with an MPI library is needed ({exc})"}
+    mpiexec = shutil.which("mpiexec", path=os.path.dirname(sys.executable)) or shutil.which("mpiexec")
+    if mpiexec is None:
+        return {"skipped": "no mpiexec"}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([mpiexec, "-n", "2", sys.executable, os.path.join(root, "tests", "mpi", "cases.py"),
+                           "nccl_equals_one_process"], capture_output=True, text=True, timeout=NCCL_LIMIT_S, cwd=root)
+    if done.returncode != 0:
+        return {"error": f"mpiexec ended with status {done.returncode}", "stderr": done.stderr[-2000:]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def gpu_tests():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
@@ -425,7 +456,7 @@ def gpu_tests():
 
 
 SECTIONS = {"smoke": smoke, "machine": machine, "kernels": kernels, "training": training, "digits": digits,
-            "large_step": large_step, "gpu_tests": gpu_tests}
+            "large_step": large_step, "nccl": nccl, "gpu_tests": gpu_tests}
 
 
 def run_device(names, out, limits, module="bench.gpu"):

@@ -39,6 +39,7 @@ from .install_hint import install_hint
 # (Open MPI, MPICH/Intel MPI/Slurm's PMI, MVAPICH), and how many on this node.
 WORLD_SIZE_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MV2_COMM_WORLD_SIZE")
 LOCAL_SIZE_VARIABLES = ("OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "MV2_COMM_WORLD_LOCAL_SIZE")
+LOCAL_RANK_VARIABLES = ("OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "MV2_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID")
 INSTALL_HINT = (f"install it with: {install_hint('mpi')}, which brings mpi4py and the MPICH wheel; on a cluster, "
                 "pip install mpi4py against the site's MPI (README, \"Training on several processes\")")
 
@@ -161,8 +162,7 @@ class DataParallel:
         self.rows_of_rank = [int(r) for r in comm.allgather(self.rows)]
         self.total_rows = sum(self.rows_of_rank)
         n = net._grad_buffer.flat.shape[0]
-        self.send = numpy.zeros(n + 3)  # gradient sums, cost sum, rows, stop flags
-        self.summed = numpy.zeros(n + 3)
+        self.sum = summing(comm, net.ops, n + 3)  # gradient sums, cost sum, rows, stop flags
         self.alpha = 0.0
         self.stop_requested = False
         self.raised_together = None
@@ -212,22 +212,24 @@ class DataParallel:
     # -- each update ---------------------------------------------------------------
     def on_gradient(self, grads, cost, count):
         """Replace this rank's mean gradient and cost by the mean over every rank's rows; returns that cost."""
-        ops, send = self.net.ops, self.send
+        ops, total = self.net.ops, self.sum
+        send = total.send
         if count:
-            numpy.multiply(ops.to_numpy(grads.flat), count, out=send[:-3])
-            send[-3] = float(cost) * count
+            total.xp.multiply(total.local(grads.flat), count, out=send[:-3])
+            send[-3] = total.local_scalar(cost) * count
         else:  # no rows of this batch here: add nothing
             send[:-2] = 0.0
         send[-2] = count
         send[-1] = 1.0 if self.stop_requested else 0.0
-        self.comm.Allreduce(send, self.summed)
-        if self.summed[-1]:  # some rank was interrupted: every rank stops before applying this update
+        total.allreduce()
+        rows, stop = total.rows_and_stop()
+        if stop:  # some rank was interrupted: every rank stops before applying this update
             raise KeyboardInterrupt
-        rows = self.summed[-2]
-        ops.copy_into(grads.flat, ops.asarray(self.summed[:-3] / rows, grads.flat.dtype))
-        cost = self.summed[-3] / rows
+        summed = total.summed
+        ops.copy_into(grads.flat, ops.asarray(summed[:-3] / rows, grads.flat.dtype))
+        cost = summed[-3] / rows
         if self.alpha:
-            cost = cost + float(self.net._add_penalty(self.alpha, rows))
+            cost = cost + total.local_scalar(self.net._add_penalty(self.alpha, rows))
         return cost
 
     # -- each mini-batch epoch -----------------------------------------------------
@@ -259,6 +261,133 @@ class DataParallel:
     def interrupts_as_flag(self):
         """A context in which SIGINT sets the stop flag instead of raising (main thread only)."""
         return _FlagOnSigint(self)
+
+
+def summing(comm, ops, n):
+    """How a fit's update vectors of n values are summed over the ranks: NCCL on GPUs, else MPI on the host."""
+    if ops.name == "cupy" and not getattr(ops, "simulated", False) and nccl_unavailable() is None:
+        return NcclSum(comm, n)
+    return HostSum(comm, ops, n)
+
+
+class HostSum:
+    """Sums over the ranks in host memory, with MPI's ``Allreduce`` (every backend; a GPU's vector is copied over).
+
+    The interface both sums keep: ``send`` and ``summed`` (float64 vectors in the sum's
+    memory, of array module ``xp``), ``local(a)`` (a backend array in that memory),
+    ``local_scalar(x)``, ``allreduce()`` (``summed`` = the ranks' ``send`` added) and
+    ``rows_and_stop()`` (the last two sums, on the host).
+    """
+
+    xp = numpy
+    name = "MPI Allreduce"
+
+    def __init__(self, comm, ops, n):
+        self.comm, self.ops = comm, ops
+        self.send, self.summed = numpy.zeros(n), numpy.zeros(n)
+
+    def local(self, a):
+        return self.ops.to_numpy(a)
+
+    def local_scalar(self, x):
+        return float(x)
+
+    def allreduce(self):
+        self.comm.Allreduce(self.send, self.summed)
+
+    def rows_and_stop(self):
+        return self.summed[-2], self.summed[-1]
+
+
+class NcclSum(HostSum):
+    """Sums over the ranks in GPU memory, with NCCL's allreduce; its communicator is set up through MPI.
+
+    Rank 0 makes NCCL's unique id and MPI broadcasts it, so NCCL needs no launcher of
+    its own. Each rank must use its own GPU: call :func:`use_local_gpu` before building
+    the network (``fastnet train`` does). The stop flag and the rows come back to the
+    host each update (16 bytes); the gradients never leave the device.
+    """
+
+    name = "NCCL allreduce"
+
+    def __init__(self, comm, n):
+        import cupy
+        from cupy.cuda import nccl
+
+        self.comm, self.xp, self._nccl = comm, cupy, nccl
+        uid = comm.bcast(nccl.get_unique_id() if comm.Get_rank() == 0 else None, root=0)
+        self.communicator = nccl.NcclCommunicator(comm.Get_size(), uid, comm.Get_rank())
+        self.send, self.summed = cupy.zeros(n), cupy.zeros(n)
+
+    def local(self, a):
+        return a
+
+    def local_scalar(self, x):
+        return x  # a device scalar stays on the device
+
+    def allreduce(self):
+        nccl = self._nccl
+        self.communicator.allReduce(self.send.data.ptr, self.summed.data.ptr, self.send.size, nccl.NCCL_FLOAT64,
+                                    nccl.NCCL_SUM, self.xp.cuda.get_current_stream().ptr)
+
+    def rows_and_stop(self):
+        rows, stop = self.summed[-2:].get()
+        return float(rows), float(stop)
+
+
+def nccl_unavailable():
+    """None when CuPy's NCCL bindings can sum across GPUs here; otherwise why not."""
+    try:
+        from cupy.cuda import nccl
+    except ImportError as exc:
+        return f"CuPy's NCCL bindings are missing ({exc})"
+    if not getattr(nccl, "available", True):
+        return "CuPy was built without NCCL (pip install nvidia-nccl-cu12, or the cu13 one)"
+    return None
+
+
+def local_rank(environ=None):
+    """This process's rank among those the launcher started on this machine; 0 without a launcher."""
+    environ = os.environ if environ is None else environ
+    for name in LOCAL_RANK_VARIABLES:
+        value = environ.get(name, "").strip()
+        if value.isdigit():
+            return int(value)
+    return 0
+
+
+def use_local_gpu(environ=None):
+    """Make this rank's GPU the current one: local rank modulo the GPUs this machine has. Returns its number.
+
+    Call it before building a ``cupy`` network under ``mpiexec``, so that the ranks
+    on one machine each train on a GPU of their own (``fastnet train`` does).
+    """
+    import cupy
+
+    device = local_rank(environ) % cupy.cuda.runtime.getDeviceCount()
+    cupy.cuda.Device(device).use()
+    return device
+
+
+def use_local_gpu_for(backend):
+    """:func:`use_local_gpu` where ``backend`` (a name, None for ``FASTNET_BACKEND``) trains on a GPU here; else nothing.
+
+    For the command line under ``mpiexec``: it runs before anything touches a GPU,
+    so that no rank makes a context on another rank's device. ``auto`` picks the GPU
+    wherever CuPy finds one, so it counts too. Returns the device, or None.
+    """
+    from .backends import ENV_VAR
+
+    name = (backend if backend is not None else os.environ.get(ENV_VAR, "auto")) or "auto"
+    if not isinstance(name, str) or name.strip().lower() not in ("cupy", "auto"):
+        return None
+    try:
+        import cupy
+
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception:  # noqa: BLE001 - no CuPy or no GPU: the backend's own check says so, if it was asked for
+        return None
+    return use_local_gpu() if count else None
 
 
 def shard_counts(rows_of_rank, steps):

@@ -201,3 +201,37 @@ def test_an_error_on_one_rank_aborts_the_run(capsys):
         network().fit(X, Y, epochs=5, lr=0.5, callback=fails, comm=MirrorComm(2))
     err = capsys.readouterr().err
     assert "[rank 0] RuntimeError: disk full" in err and "aborting all 2 processes" in err
+
+
+def test_the_cpu_backends_sum_on_the_host_through_mpi():
+    for name in ("numpy", "fused"):
+        total = data_parallel.DataParallel(MirrorComm(2), network(backend=name), 10).sum
+        assert isinstance(total, data_parallel.HostSum) and not isinstance(total, data_parallel.NcclSum)
+
+
+@pytest.mark.parametrize("environ, expected", [({"OMPI_COMM_WORLD_LOCAL_RANK": "3"}, 3), ({"MPI_LOCALRANKID": "1"}, 1),
+                                               ({"SLURM_LOCALID": "2"}, 2), ({}, 0)])
+def test_the_local_rank_comes_from_the_launcher(environ, expected):
+    assert data_parallel.local_rank(environ) == expected
+
+
+class FakeCupy:
+    """Stands in for CuPy's device API: how many GPUs, and which one was made current."""
+
+    def __init__(self, count):
+        self.used = []
+        runtime = types.SimpleNamespace(getDeviceCount=lambda: count)
+        self.cuda = types.SimpleNamespace(runtime=runtime, Device=lambda n: types.SimpleNamespace(
+            use=lambda: self.used.append(n)))
+
+
+def test_each_rank_on_a_machine_takes_its_own_gpu_round_the_gpus_it_has(monkeypatch):
+    fake = FakeCupy(count=2)
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    assert data_parallel.use_local_gpu({"OMPI_COMM_WORLD_LOCAL_RANK": "3"}) == 1
+    monkeypatch.setenv("MPI_LOCALRANKID", "2")
+    assert data_parallel.use_local_gpu_for("cupy") == 0 and data_parallel.use_local_gpu_for(None) == 0  # auto
+    assert data_parallel.use_local_gpu_for("fused") is None  # a CPU backend leaves the GPUs alone
+    assert fake.used == [1, 0, 0]
+    monkeypatch.setitem(sys.modules, "cupy", FakeCupy(count=0))
+    assert data_parallel.use_local_gpu_for("auto") is None

@@ -148,3 +148,29 @@ def test_ctrl_c_to_mpiexec_stops_every_rank_saves_and_exits_130(tmp_path):
     other = subprocess.run(command, capture_output=True, text=True, timeout=LIMIT_S, env=env, cwd=tmp_path)
     assert other.returncode == 2
     assert other.stderr.count("data-parallel run of 2 process(es), this run has 3") == 1
+
+
+def two_gpus_or_skip():
+    try:
+        import cupy
+
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # noqa: BLE001 - no CuPy, or no driver
+        pytest.skip(f"NCCL needs two GPUs, and CuPy finds none here ({type(exc).__name__})")
+    if count < 2:
+        pytest.skip(f"NCCL needs two GPUs; this machine has {count}")
+    from fastnet.data_parallel import nccl_unavailable
+
+    if nccl_unavailable():
+        pytest.skip(nccl_unavailable())
+
+
+@pytest.mark.gpu
+def test_on_two_gpus_nccl_sums_the_gradients_and_training_equals_one_process():
+    two_gpus_or_skip()
+    result = launch(2, "nccl_equals_one_process")
+    assert result["nccl"] and sorted(result["devices"]) == [0, 1]  # one GPU a rank
+    for optimizer in ("gd", "adam"):
+        assert result[optimizer]["identical"]
+        assert result[optimizer]["relative"] <= 1e-12
+

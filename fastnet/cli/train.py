@@ -15,7 +15,7 @@ import numpy
 
 from ..backends.reference import BackendMemoryError
 from ..checkpoint import SettingChanged
-from ..data_parallel import abort_run, launched_world, together
+from ..data_parallel import abort_run, launched_world, together, use_local_gpu_for
 from ..datasets import load_digits, scaler_stats, split_in_place
 from ..encoding import one_hot
 from ..network import Network
@@ -190,6 +190,7 @@ def run(args):
     if comm is None:
         return _train(args, *_prepare(args))
     speaks = comm.Get_rank() == 0
+    use_local_gpu_for(args.backend)  # each rank its own GPU, before anything touches one
     with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(sys.stdout if speaks else quiet):
         args.quiet = args.quiet or not speaks
         try:

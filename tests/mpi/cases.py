@@ -137,6 +137,28 @@ def threads():
     report({"during": comm.allgather(seen), "numba_before": before, "numba_after": numba.get_num_threads()})
 
 
+def nccl_equals_one_process():
+    """On GPUs, one per rank: the gradients summed by NCCL; the same figures as equal_to_one_process for cupy."""
+    from fastnet.data_parallel import NcclSum, use_local_gpu
+
+    device = use_local_gpu()
+    result = {"devices": comm.allgather(device)}
+    for optimizer in ("gd", "adam"):
+        net = network("cupy")
+        net.fit(X[mine], Y[mine], epochs=100, lr=0.5, optimizer=optimizer, alpha=0.01, comm=comm)
+        got = flat(net)
+        alone = network("cupy")
+        alone.fit(X, Y, epochs=100, lr=0.5, optimizer=optimizer, alpha=0.01)
+        want = flat(alone)
+        result[optimizer] = {"relative": float(numpy.abs(got - want).max() / numpy.abs(want).max()),
+                             "identical": identical_on_every_rank(got)}
+    from fastnet.data_parallel import DataParallel
+
+    result["sum"] = type(DataParallel(comm, network("cupy"), len(mine)).sum).__name__
+    result["nccl"] = result["sum"] == NcclSum.__name__
+    report(result)
+
+
 if __name__ == "__main__":
     case = globals()[sys.argv[1]]
     case(*sys.argv[2:])
