@@ -12,30 +12,28 @@ from fastnet.backends import BACKENDS, backend_status
 PAIR_PAUSE_S = 0.3
 
 
-@pytest.fixture(scope="session")
-def torch_worker():
-    """The PyTorch peer's own process (see :mod:`bench.torch_worker`), or a skip saying why not."""
-    if importlib.util.find_spec("torch") is None:
-        pytest.skip("PyTorch is not installed (optional peer: pip install torch)")
+def _peer_worker(module, describe, missing):
+    """A worker process hosting the peer built on ``module`` (see :mod:`bench.torch_worker`), or a skip saying why not."""
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(missing)
     from .torch_worker import TorchWorker
 
     with TorchWorker() as worker:
-        if worker.call("describe") is None:
-            pytest.skip("PyTorch is installed but cannot be imported in the worker process")
+        if worker.call(describe) is None:
+            pytest.skip(f"{module} is installed but cannot be imported in the worker process")
         yield worker
+
+
+@pytest.fixture(scope="session")
+def torch_worker():
+    """The PyTorch peer's own process."""
+    yield from _peer_worker("torch", "describe", "PyTorch is not installed (optional peer: pip install torch)")
 
 
 @pytest.fixture(scope="session")
 def jax_worker():
-    """The JAX peer's own process (the same worker as PyTorch's, another process), or a skip saying why not."""
-    if importlib.util.find_spec("jax") is None:
-        pytest.skip("JAX is not installed (optional peer: pip install jax)")
-    from .torch_worker import TorchWorker
-
-    with TorchWorker() as worker:
-        if worker.call("describe_jax") is None:
-            pytest.skip("JAX is installed but cannot be imported in the worker process")
-        yield worker
+    """The JAX peer's own process (another worker process than PyTorch's)."""
+    yield from _peer_worker("jax", "describe_jax", "JAX is not installed (optional peer: pip install jax)")
 
 
 @pytest.fixture(params=BACKENDS)
