@@ -109,7 +109,7 @@ def _load_text(path, target, require_target, features, options):
     import pandas
 
     _last.clear()
-    rows = _count_data_rows(path, options)
+    rows = _rows_to_reserve(path)
     X = None
     start = 0
     pieces = []
@@ -119,8 +119,8 @@ def _load_text(path, target, require_target, features, options):
             X = numpy.empty((rows, len(columns)))
         part, label = _matrix_and_labels(path, chunk, columns, target)
         end = start + len(part)
-        if end > len(X):  # more rows than lines counted (quoted line breaks): grow
-            X = numpy.concatenate([X[:start], numpy.empty((end - start, len(columns)))])
+        if end > len(X):  # more rows than reserved (later lines shorter than the first ones): grow, doubling
+            X = numpy.concatenate([X[:start], numpy.empty((max(end, 2 * len(X)) - start, len(columns)))])
         X[start:end] = part
         start = end
         if label is not None:
@@ -131,15 +131,19 @@ def _load_text(path, target, require_target, features, options):
     return _as_features(path, X[:start]), y
 
 
-def _count_data_rows(path, options):
-    """At least the data rows of a text file (its line breaks, blank lines included): the matrix to fill."""
-    lines, last = 0, b"\n"
+def _rows_to_reserve(path):
+    """Rows to reserve for the matrix: the file's size over the shortest of its first lines.
+
+    That is at least the number of data rows unless later lines are shorter still (then
+    the matrix grows). Reserving too many costs nothing: the reserved rows past the
+    last one read are never written, and memory never written takes no room. Counting
+    the lines instead read the whole file once more (0.14 s of 1.5 for 116 MiB).
+    """
     with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            lines += block.count(b"\n")
-            last = block[-1:]
-    lines += last != b"\n"  # a last line without a line break
-    return max(lines - (1 if options.header else 0), 0)
+        head = fh.read(1 << 16)
+    lines = head.split(b"\n")[:-1]  # whole lines only
+    shortest = min((len(line) + 1 for line in lines if line.strip()), default=2)
+    return os.path.getsize(path) // max(shortest, 2) + 1
 
 
 def csv_columns(path, options=DEFAULT):

@@ -86,3 +86,15 @@ def test_parquet_files_are_read(tmp_path):
 def test_a_kept_column_has_one_cell_per_data_row(tmp_path):
     text = "id;a;b;species\n" + "\n".join(f"r{i};" + ";".join(r) for i, r in enumerate(IRIS_LIKE)) + "\n\n"
     assert read_column(write(tmp_path, "f.csv", text), "id", "--keep") == ["r0", "r1", "r2", "r3"]
+
+
+def test_a_file_whose_later_lines_are_shorter_than_its_first_is_read_whole(tmp_path):
+    # The matrix is reserved from the shortest of the first lines; 50,000 short lines
+    # after 2,000 long ones outnumber that, so it grows, and every row must still be read.
+    long_rows = [f"{i / 7:.12f},{i / 3:.12f},{i / 9:.12f},1" for i in range(2000)]
+    short_rows = [f"{i % 10},{i % 7},{i % 3},0" for i in range(50_000)]
+    path = tmp_path / "grows.csv"
+    path.write_text("a,b,c,label\n" + "\n".join(long_rows + short_rows) + "\n")
+    X, y = load_table(str(path), "label")
+    assert X.shape == (52_000, 3) and y.sum() == 2000
+    assert X[1999, 0] == pytest.approx(1999 / 7) and list(X[-1]) == [49_999 % 10, 49_999 % 7, 49_999 % 3]
