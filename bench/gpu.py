@@ -113,7 +113,6 @@ def toolchain_versions():
 
 def smoke():
     """The first section: versions, one kernel on the null and on a non-blocking stream, capture against eager."""
-
     import cupy
 
     import fastnet
