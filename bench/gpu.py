@@ -24,7 +24,7 @@ costs only itself: its entry says how it ended, and the next section starts afre
    state (``fit(4)`` minus ``fit(1)``), against its matrix products alone;
 6. ``nccl``: data-parallel training on two GPUs, NCCL summing the gradients, against
    one process (skipped, saying why, on one GPU or without MPI);
-7. ``gpu_tests``: the test suite's ``gpu`` tests, last.
+7. ``gpu_tests``: the test suite's ``gpu`` tests, last, each with a time limit of its own.
 
 Without a usable GPU it writes ``{"skipped": reason}`` and exits 0. Run it from a
 checkout with ``PYTHONPATH=$PWD`` (nothing to install on the device machine).
@@ -50,6 +50,7 @@ SECTION_LIMIT_S = 120
 SECTION_LIMITS = {"smoke": 40, "machine": 20, "kernels": 60, "training": 100, "digits": 130, "large_step": 60,
                   "nccl": 30, "gpu_tests": 80}
 GPU_TESTS_LIMIT_S = 70
+GPU_TEST_LIMIT_S = 20  # each GPU test (FASTNET_TEST_TIMEOUT_S, tests/conftest.py): one that hangs fails alone
 NCCL_LIMIT_S = 25  # a one-GPU machine answers at once; two GPUs train digits twice, 100 epochs
 # numba-cuda's switch for CUDA minor version compatibility: nvJitLink links the PTX to
 # machine code itself, so a driver older than the PTX compiler still loads the kernels.
@@ -453,7 +454,8 @@ def gpu_tests():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
         proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:cacheprovider", "tests"],
-                              cwd=root, capture_output=True, text=True, timeout=GPU_TESTS_LIMIT_S)
+                              cwd=root, capture_output=True, text=True, timeout=GPU_TESTS_LIMIT_S,
+                              env=dict(os.environ, FASTNET_TEST_TIMEOUT_S=str(GPU_TEST_LIMIT_S)))
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
         return {"timed_out_after_s": GPU_TESTS_LIMIT_S, "tail": out[-3000:]}

@@ -76,3 +76,36 @@ def pytest_terminal_summary(terminalreporter):
         longrepr = report.longrepr
         if isinstance(longrepr, tuple) and "backend 'cupy' unavailable" in longrepr[2]:
             report.longrepr = ("GPU tests", None, longrepr[2])
+
+
+# Seconds each test may take when this variable is set (bench.gpu sets it for the GPU
+# tests on a device, where one kernel that hangs must cost only its own test).
+TEST_TIMEOUT_ENV = "FASTNET_TEST_TIMEOUT_S"
+
+
+class TimeLimitExceeded(Exception):
+    """A test ran past FASTNET_TEST_TIMEOUT_S seconds."""
+
+
+@pytest.fixture(autouse=True)
+def _time_limit_per_test():
+    """Fail a test that runs past ``FASTNET_TEST_TIMEOUT_S`` seconds, and go on to the next (POSIX main thread)."""
+    import signal
+    import threading
+
+    limit = os.environ.get(TEST_TIMEOUT_ENV)
+    if not limit or not hasattr(signal, "SIGALRM") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    seconds = float(limit)
+
+    def expired(signum, frame):
+        raise TimeLimitExceeded(f"the test ran past {TEST_TIMEOUT_ENV}={limit} seconds")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
