@@ -98,3 +98,19 @@ def test_a_file_whose_later_lines_are_shorter_than_its_first_is_read_whole(tmp_p
     X, y = load_table(str(path), "label")
     assert X.shape == (52_000, 3) and y.sum() == 2000
     assert X[1999, 0] == pytest.approx(1999 / 7) and list(X[-1]) == [49_999 % 10, 49_999 % 7, 49_999 % 3]
+
+
+def test_lines_longer_than_the_first_read_still_reserve_a_sane_matrix(tmp_path):
+    # 5,000 columns a line (over 64 KiB of text each): the reservation is read from whole
+    # lines, not from a piece of one (which would have reserved millions of rows).
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(6, 5000)).round(6)
+    path = tmp_path / "wide.csv"
+    header = ",".join(f"f{i}" for i in range(5000)) + ",label"
+    path.write_text(header + "\n" + "\n".join(",".join(map(str, row)) + f",{i % 2}" for i, row in enumerate(X)) + "\n")
+    from fastnet import data_files
+
+    assert data_files._rows_to_reserve(str(path)) < 20
+    got, y = load_table(str(path), "label")
+    np.testing.assert_array_equal(got, X)
+    assert list(y) == [0, 1, 0, 1, 0, 1]
