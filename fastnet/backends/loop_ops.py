@@ -15,7 +15,7 @@ the numba backend 3.5x slower than idle; on one thread it stays within 1.25x
 import numpy
 
 from .. import maths
-from ..kernel_cache import kernels_cached_in_user_folder
+from ..kernel_cache import kernels_cached_in_user_folder, lock_cache
 from ..kernel_modules import kernel_module
 from .reference import Ops, check_activation, loss_of
 
@@ -162,7 +162,7 @@ def numba_jit(numba, **options):
     def jit(fn, **more):
         """``fn`` compiled with the defaults, updated by ``more`` (e.g. ``parallel=True``)."""
         with kernels_cached_in_user_folder(numba):
-            return numba.njit(**{**defaults, **more})(fn)
+            return lock_cache(numba.njit(**{**defaults, **more})(fn), numba)
 
     return jit
 
