@@ -1,9 +1,9 @@
 """Chunks of layered updates checked once each (fastnet/training/layered_chunks.py), run on the CPU.
 
-The GPU backend trains large networks this way, so that a NaN check is one host sync a
-chunk, not one an update. The runner is written against the ops, so a reference Ops
-that asks for chunked checks runs it here; it must train exactly as the per-update loop,
-and keep that loop's promises on divergence and Ctrl-C.
+Every backend's layered updates run this way (one snapshot and one NaN check a chunk,
+not one an update); a data-parallel fit checks each update instead. The chunks must
+train exactly as the per-update loop, and keep that loop's promises on divergence and
+Ctrl-C.
 """
 
 import numpy as np
@@ -14,10 +14,10 @@ from fastnet.backends.reference import Ops
 from fastnet.training.layered_chunks import LayeredChunks
 
 
-class ChunkedOps(Ops):
-    """The reference primitives, with the GPU's choice of one divergence check a chunk."""
+class PerUpdateOps(Ops):
+    """The reference primitives, checked after every update: the HostSteps runner, the loop chunks must equal."""
 
-    chunked_checks = True
+    chunked_checks = False
 
 
 def problem(seed=3, m=45):
@@ -28,7 +28,7 @@ def problem(seed=3, m=45):
 def pair(**kwargs):
     kwargs = dict(dict(layers=[7, 6, 3], activation="relu", output_activation="identity", loss="mse", init="he",
                        seed=1), **kwargs)
-    return fastnet.Network(backend=ChunkedOps(), **kwargs), fastnet.Network(backend=Ops(), **kwargs)
+    return fastnet.Network(backend=Ops(), **kwargs), fastnet.Network(backend=PerUpdateOps(), **kwargs)
 
 
 def weights(net):
@@ -92,5 +92,30 @@ def test_ctrl_c_inside_a_chunk_keeps_every_finished_update(monkeypatch, fit):
     assert len(chunked.history) == 29
     plain.fit(X, Y, epochs=29, lr=0.01)
     np.testing.assert_allclose(chunked.history, plain.history, rtol=1e-12)
+    for a, b in zip(weights(chunked), weights(plain)):
+        np.testing.assert_array_equal(a, b)
+    assert calls["n"] == 30  # stopped in a gradient: the finished updates were kept as they were, not replayed
+
+
+def test_ctrl_c_inside_an_update_undoes_it_and_replays_the_finished_ones(monkeypatch):
+    X, Y = problem()
+    chunked, plain = pair()
+    optimizer_steps = {"n": 0}
+    fit = dict(epochs=50, lr=0.01, optimizer="adam")
+    chunked.fit(X, Y, epochs=1, lr=0.01, optimizer="adam")  # the optimiser exists: patch its step
+    step = chunked._optimizer.step
+
+    def interrupted_after_applying(*args):
+        optimizer_steps["n"] += 1
+        step(*args)  # the 13th update is applied in full, then Ctrl-C lands before it is counted
+        if optimizer_steps["n"] == 13:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(chunked._optimizer, "step", interrupted_after_applying)
+    with pytest.raises(KeyboardInterrupt):
+        chunked.fit(X, Y, **fit)
+    monkeypatch.undo()
+    assert chunked._optimizer.t == 1 + 12 and len(chunked.history) == 12  # the 13th undone
+    plain.fit(X, Y, epochs=13, lr=0.01, optimizer="adam")  # the first fit's epoch and the 12 kept
     for a, b in zip(weights(chunked), weights(plain)):
         np.testing.assert_array_equal(a, b)

@@ -1,8 +1,8 @@
 """The training driver's contract, on every step runner: finished updates kept, the failing or interrupted one undone.
 
 One driver (fastnet/training/driver.py) runs every backend's updates through a step
-runner: one update at a time on the host, layered chunks checked once each (the GPU's
-large networks; here on the reference Ops with chunked checks), and the GPU's fused
+runner: layered chunks checked once each (every backend's layered updates), one
+update at a time (data-parallel fits; here on a reference Ops that asks for it), and the GPU's fused
 step (tests/simulated_gpu/test_training_contract_gpu.py runs this module on the
 simulator). Each case compares a backend with itself: after Ctrl-C or a divergence
 the weights are exactly those of a clean run of the updates that finished.
@@ -20,14 +20,14 @@ from fastnet.training.layered_chunks import LayeredChunks
 M, N_IN = 37, 11
 
 
-class ChunkedOps(Ops):
-    """The reference primitives, checked once a chunk as on the GPU: the LayeredChunks runner."""
+class PerUpdateOps(Ops):
+    """The reference primitives, checked after every update: the HostSteps runner (data-parallel fits use it)."""
 
-    chunked_checks = True
+    chunked_checks = False
 
 
 def _cpu_backends():
-    params = [pytest.param(Ops, id="reference"), pytest.param(ChunkedOps, id="layered-chunks")]
+    params = [pytest.param(PerUpdateOps, id="per-update"), pytest.param(Ops, id="layered-chunks")]
     for name in ("python", "numba", "numpy", "fused"):
         ok, reason = backend_status(name)
         marks = [] if ok else [pytest.mark.skip(reason=f"backend {name!r} unavailable: {reason}")]

@@ -71,7 +71,6 @@ class CupyOps(Ops):
     name = "cupy"
     compiles_kernels = True  # on first use: the command line times that apart from training
     on_host = False
-    chunked_checks = True  # a check for NaN is a host sync: once per chunk of updates
 
     def __init__(self, simulate=False, graphs=True, fuse_steps=True, tile_rows=None):
         self.simulated = simulate

@@ -130,15 +130,17 @@ class Ops:
         command line times apart from training.
     chunked_checks : bool
         Whether training checks for divergence once per chunk of updates rather
-        than after each (see :mod:`fastnet.training.layered_chunks`): worth it where a check
-        is a host synchronisation.
+        than after each (see :mod:`fastnet.training.layered_chunks`): one snapshot of the
+        parameters and the optimiser's state a chunk instead of one an update, and on a
+        GPU one host synchronisation. True for every backend; an Ops that sets it False
+        trains one checked update at a time, as a data-parallel fit does.
     """
 
     name = "reference"
     xp = numpy
     on_host = True
     compiles_kernels = False
-    chunked_checks = False
+    chunked_checks = True
 
     def warm_up(self, run):
         """Call ``run`` (a short fit) so that every kernel a later fit takes is compiled now.

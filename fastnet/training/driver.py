@@ -172,8 +172,11 @@ def _warn_if_cost_rose(costs, lr):
 def make_runner(net, opt, X, Y, lr, alpha, batch, on_gradient=None):
     """The step runner for this backend: its own fused step where it has one, else layered updates.
 
-    Where a divergence check is a host sync (``ops.chunked_checks``, the GPU) the
-    layered updates run in chunks checked once each; elsewhere one at a time.
+    Layered updates run in chunks checked once each (:class:`.LayeredChunks`): one
+    snapshot a chunk instead of one an update. A data-parallel fit (``on_gradient``)
+    checks each update (:class:`.HostSteps`): its sum is a synchronisation anyway, and
+    a chunk's replay would repeat the ranks' sums. So does a backend that asks for it
+    (``ops.chunked_checks`` False).
     """
     ops = net.ops
     # A fused step applies its own gradients, so nothing can come between, and it reads dense rows.
@@ -181,7 +184,7 @@ def make_runner(net, opt, X, Y, lr, alpha, batch, on_gradient=None):
         fused = ops.fused_step(net, opt, X, Y, lr, alpha, batch)
         if fused is not None:
             return fused
-    if ops.chunked_checks:
+    if ops.chunked_checks and on_gradient is None:
         max_chunk = max(LayeredChunks.chunk_epochs, -(-X.shape[0] // batch))
         return LayeredChunks(net, opt, X, Y, lr, alpha, max_chunk, on_gradient)
     return HostSteps(net, opt, X, Y, lr, alpha, on_gradient)

@@ -15,20 +15,21 @@ On KeyboardInterrupt (or MemoryError)
 ``set_order(order)``
     a permutation of the rows (on the host) for the next chunks' batches.
 ``chunk_epochs``
-    the most full-batch epochs worth putting in one chunk: where a divergence check is
-    a host synchronisation (a GPU), long chunks check once; on the host it is cheap.
+    the most full-batch epochs worth putting in one chunk: a chunk takes one snapshot
+    of the state and one divergence check (on a GPU, one host synchronisation).
 
-Runners here: :class:`HostSteps` (an update at a time, checked after each: the CPU
-backends) and :class:`~.layered_chunks.LayeredChunks` (the same updates, checked once a
-chunk: the GPU for large networks). The GPU's fused step for small networks
+Runners here: :class:`HostSteps` (an update at a time, checked after each: data-parallel
+fits) and :class:`~.layered_chunks.LayeredChunks` (the same updates, checked once a
+chunk: every backend's layered updates otherwise). The GPU's fused step for small networks
 (:class:`fastnet.training.fused_gpu_step.FusedStep`) keeps the same contract with its own
 kernels.
 
-Both runners here update through :meth:`LayeredUpdates.update`: the network's
+Both runners here update through :meth:`LayeredUpdates.gradient` and :meth:`LayeredUpdates.apply`: the network's
 backprop, then ``on_gradient`` (where a data-parallel run sums the gradients of every
 process), then the optimiser's step.
 """
 
+import functools
 from typing import NamedTuple
 
 import numpy
@@ -130,9 +131,10 @@ class HostSteps(LayeredUpdates):
     undoes a step that diverged or was interrupted.
     """
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.before_update = Snapshot(self.ops, self.state)
+    @functools.cached_property
+    def before_update(self):
+        """The snapshot taken before each update, made on first use (chunked runners need one only to replay)."""
+        return Snapshot(self.ops, self.state)
 
     def run(self, batches):
         ops, opt = self.ops, self.optimizer
