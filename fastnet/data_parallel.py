@@ -280,7 +280,6 @@ class HostSum:
     """
 
     xp = numpy
-    name = "MPI Allreduce"
 
     def __init__(self, comm, ops, n):
         self.comm, self.ops = comm, ops
@@ -307,8 +306,6 @@ class NcclSum(HostSum):
     the network (``fastnet train`` does). The stop flag and the rows come back to the
     host each update (16 bytes); the gradients never leave the device.
     """
-
-    name = "NCCL allreduce"
 
     def __init__(self, comm, n):
         import cupy

@@ -261,15 +261,17 @@ class Network:
             NumPy for NumPy input; the backend's array type for backend input.
         """
         Xb, was_1d, native = self._to_backend_inputs(X)
+        backend_array = native or self.ops.on_host  # returned as it is; else copied to the host, a new array
         with self.ops.running():
             if Xb.shape[0] <= self._block_rows():
-                H = self._forward(Xb, self._workspace(Xb.shape[0])).copy()  # the workspace's next call overwrites it
+                H = self._forward(Xb, self._workspace(Xb.shape[0]))
+                H = H.copy() if backend_array else H  # a workspace buffer, which the next call overwrites
             else:
                 H = self.ops.alloc((Xb.shape[0], self.layers[-1]), self.dtype)
                 for rows, out in self._blocks_forward(Xb):
                     self.ops.copy_into(H[rows], out)
         H = H[0] if was_1d else H
-        return H if (native or self.ops.on_host) else self.ops.to_numpy(H)
+        return H if backend_array else self.ops.to_numpy(H)
 
     def _block_rows(self):
         """The most rows one forward pass of forward() and predict() takes: its layer outputs are FORWARD_BLOCK_VALUES."""

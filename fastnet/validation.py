@@ -18,8 +18,7 @@ def all_finite(arr, xp=numpy):
     if arr.size <= FINITE_BLOCK:
         return numpy.count_nonzero(numpy.isfinite(arr)) == arr.size
     flat = arr.reshape(-1)  # a view for the C-ordered arrays checked here; a copy would still be right
-    return all(numpy.count_nonzero(numpy.isfinite(flat[i:i + FINITE_BLOCK])) == len(flat[i:i + FINITE_BLOCK])
-               for i in range(0, flat.size, FINITE_BLOCK))
+    return all(all_finite(flat[i:i + FINITE_BLOCK]) for i in range(0, flat.size, FINITE_BLOCK))
 
 
 def as_float_rows(name, A, n_columns, dtype, xp=numpy):

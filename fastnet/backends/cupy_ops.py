@@ -180,7 +180,7 @@ class CupyOps(Ops):
 
         step, dtype = self.step, numpy.dtype(X.dtype)
         layout = step.Layout(net.layers)
-        rows = layout.tile_rows(dtype.itemsize, self.step_rows) if self.step_rows else layout.tile_rows(dtype.itemsize)
+        rows = layout.tile_rows(dtype.itemsize, self.step_rows or step.TILE_ROWS)
         loss = table_loss(net.loss, net.output_activation)
         if (not self.fuse_steps or not rows or layout.n_params > step.MAX_PARAMS
                 or -(-batch // rows) * layout.n_params > step.MAX_PARTIALS

@@ -186,7 +186,7 @@ def make_runner(net, opt, X, Y, lr, alpha, batch, on_gradient=None):
             return fused
     if ops.chunked_checks and on_gradient is None:
         max_chunk = max(LayeredChunks.chunk_epochs, -(-X.shape[0] // batch))
-        return LayeredChunks(net, opt, X, Y, lr, alpha, max_chunk, on_gradient)
+        return LayeredChunks(net, opt, X, Y, lr, alpha, max_chunk)
     return HostSteps(net, opt, X, Y, lr, alpha, on_gradient)
 
 
