@@ -174,3 +174,22 @@ def test_sparse_input_trains_as_scikit_learns_mlp_does_number_for_number():
         theirs.fit(X, Y_CLASS)
     np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-9)
     np.testing.assert_allclose(ours.coefs_[0], theirs.coefs_[0], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("density, scipy_path", [(0.03, False), (0.5, True)], ids=["loops", "scipy"])
+def test_fused_takes_its_loops_or_scipys_product_by_non_zeros_per_column_and_both_equal_dense(
+        monkeypatch, density, scipy_path):
+    pytest.importorskip("numba")
+    from fastnet.backends.reference import Ops
+
+    calls = []
+    base = Ops.sparse_dense
+    monkeypatch.setattr(Ops, "sparse_dense", lambda self, *a: calls.append(1) or base(self, *a))
+    X = sp.random(120, 300, density=density, format="csr", random_state=3) * 4.0  # 9 or 150 a row
+    Y = fastnet.one_hot(Y_CLASS, 3)
+    dense, sparse = network("fused"), network("fused")
+    np.testing.assert_allclose(sparse.fit(X, Y, epochs=5, lr=0.05), dense.fit(X.toarray(), Y, epochs=5, lr=0.05),
+                               rtol=1e-12)
+    for a, b in zip(sparse.get_params()[0], dense.get_params()[0]):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
+    assert bool(calls) == scipy_path  # 3.6 non-zeros a column: the loops; 60: SciPy's product
