@@ -72,7 +72,9 @@ def load_table(path, target=None, require_target=True, features=None, options=DE
         columns, target = _columns(path, list(frame.columns), target, require_target, features)
         X, y = _matrix_and_labels(path, frame, columns, target)
         _last.clear()  # the table is read: a big file's frame is not kept beside its matrix
-        return _as_features(path, X), y
+        # Under pandas' copy-on-write the matrix may be a read-only view of the frame; the
+        # caller owns X (the command line splits and standardises it in place).
+        return numpy.require(_as_features(path, X), requirements="W"), y
     return _load_text(path, target, require_target, features, options)
 
 

@@ -1,5 +1,6 @@
 """Data sets: scikit-learn's 8x8 handwritten digits, split and standardised."""
 
+import math
 from typing import NamedTuple
 
 import numpy
@@ -36,27 +37,69 @@ def scaler_stats(X_train):
     return mean, std
 
 
-def split_in_place(X, y, test_size, seed, stratify=None):
-    """scikit-learn's train/test split of X and y, with the training rows moved up to X's first rows.
+def held_out_rows(n, test_size, seed, stratify=None):
+    """The row numbers of a random test share of n rows (sorted), stratified by class if asked.
 
-    ``train_test_split`` copies both sides while X still exists: twice a big file's
-    matrix at once. Here only the test rows are copied; the training rows are moved up
-    in place, ``BLOCK_ROWS`` at a time, and X_train is a view of them. Each side gets the
-    rows ``train_test_split(X, y, test_size=..., random_state=seed, stratify=...)``
-    gives it; the training rows keep the file's order (training shuffles them), the test
-    rows come in the split's order. X is overwritten.
+    ``ceil(test_size * n)`` rows are held out, as scikit-learn rounds. Stratified, each
+    class gives its share of them (``test_size`` of its rows, the leftovers of rounding
+    down going to the classes with the largest remainders) and always keeps at least one
+    row for training, so a class of one row is never held out. Which rows of a class go
+    is drawn by ``numpy.random.default_rng(seed)``: the same seed, the same rows.
     """
-    from sklearn.model_selection import train_test_split
+    n_test = math.ceil(test_size * n)
+    if not 0 < n_test < n:
+        raise ValueError(f"holding out {test_size:g} of {n} rows leaves none to {'test' if n_test == 0 else 'train'} on")
+    rng = numpy.random.default_rng(seed)
+    if stratify is None:
+        return numpy.sort(rng.permutation(n)[:n_test])
+    _, label, counts = numpy.unique(stratify, return_inverse=True, return_counts=True)
+    share = n_test * counts / n
+    take = numpy.minimum(numpy.floor(share).astype(numpy.int64), counts - 1)
+    for c in numpy.argsort(take - share, kind="stable"):  # largest remainders first
+        if take.sum() == n_test:
+            break
+        take[c] += take[c] < counts[c] - 1
+    if take.sum() == 0:
+        raise ValueError(f"no class has a row to spare for testing ({n} rows, {len(counts)} classes, the largest of "
+                         f"{counts.max()} rows)")
+    # Shuffle every row, then group them by class (a stable sort keeps each group shuffled):
+    # each class's first take[c] rows go to the test side.
+    shuffled = rng.permutation(n)
+    grouped = shuffled[numpy.argsort(label[shuffled], kind="stable")]
+    rank = numpy.arange(n) - numpy.repeat(numpy.cumsum(counts) - counts, counts)
+    return numpy.sort(grouped[rank < numpy.repeat(take, counts)])
 
-    train, test = train_test_split(numpy.arange(len(X)), test_size=test_size, random_state=seed, stratify=stratify)
-    train.sort()
-    X_test = X[test]
-    for start in range(0, len(train), BLOCK_ROWS):
-        rows = train[start:start + BLOCK_ROWS]
-        # train is sorted, so every row read here sits at or after ``start``: no row is
-        # overwritten before it is read (the block is gathered before it is written).
-        X[start:start + len(rows)] = X[rows]
-    return Split(X[:len(train)], X_test, y[train], y[test])
+
+def split_in_place(X, y, test_size, seed, stratify=None):
+    """A random train/test split of X and y that copies no rows of X: both sides are views of it.
+
+    The rows of :func:`held_out_rows` go to the test side. X's rows are swapped in
+    place, ``BLOCK_ROWS`` pairs at a time, so that X's last rows are the held-out ones:
+    each held-out row among X's first rows trades places with a training row from the
+    end. The training rows otherwise keep the file's order (training shuffles them).
+    X is overwritten; y is not (its rows are reordered in a copy).
+
+    Returns
+    -------
+    Split
+        ``X_train`` and ``X_test`` are views of X's first and last rows.
+    """
+    n = len(X)
+    test = numpy.zeros(n, dtype=bool)
+    test[held_out_rows(n, test_size, seed, stratify)] = True
+    n_train = n - int(test.sum())
+    # As many held-out rows among the first n_train as training rows after them.
+    front = numpy.flatnonzero(test[:n_train])
+    back = n_train + numpy.flatnonzero(~test[n_train:])
+    for start in range(0, len(front), BLOCK_ROWS):
+        ours, theirs = front[start:start + BLOCK_ROWS], back[start:start + BLOCK_ROWS]
+        held = X[ours]
+        X[ours] = X[theirs]
+        X[theirs] = held
+    order = numpy.arange(n)
+    order[front], order[back] = back, front
+    y = y[order]
+    return Split(X[:n_train], X[n_train:], y[:n_train], y[n_train:])
 
 
 def standardise(X_train, X_test):

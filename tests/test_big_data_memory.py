@@ -10,7 +10,6 @@ import tracemalloc
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.model_selection import train_test_split
 
 import fastnet
 from fastnet import datasets, network, validation
@@ -39,25 +38,53 @@ def test_the_scaler_is_numpys_to_the_last_bit_with_blocks_of_rows_in_memory():
 
 
 @pytest.mark.parametrize("stratified", [False, True])
-def test_the_split_in_place_gives_each_side_train_test_splits_rows_and_copies_only_the_test_rows(stratified,
-                                                                                                  monkeypatch):
+def test_the_split_in_place_holds_out_a_random_share_as_views_of_x_and_copies_no_rows(stratified, monkeypatch):
     monkeypatch.setattr(datasets, "BLOCK_ROWS", 1000)  # 21 blocks
     rng = np.random.default_rng(1)
     n = 20_333
     X = rng.normal(size=(n, 40))
     X[:, 0] = np.arange(n)  # each row's number, to see where it went
-    y = rng.integers(0, 3, n)
-    stratify = y if stratified else None
-    expected = train_test_split(X, y, test_size=0.25, random_state=5, stratify=stratify)
-    split, peak = peak_bytes(lambda: datasets.split_in_place(X, y, 0.25, 5, stratify))
+    y = rng.choice(3, n, p=[0.6, 0.3, 0.1])
+    original_X, original_y = X.copy(), y.copy()
+    split, peak = peak_bytes(lambda: datasets.split_in_place(X, y, 0.25, 5, y if stratified else None))
     X_train, X_test, y_train, y_test = split
-    assert np.array_equal(X_test, expected[1]) and np.array_equal(y_test, expected[3])
-    order = np.argsort(expected[0][:, 0])  # the training rows, in the file's order
-    assert np.array_equal(X_train, expected[0][order]) and np.array_equal(y_train, expected[2][order])
-    assert np.shares_memory(X_train, X)  # moved up in place, not copied
-    # train_test_split copies both sides (X's size again); here the test rows (a
-    # quarter), a block, and the row numbers of each side.
-    assert peak < 0.45 * X.nbytes
+    assert len(X_test) == len(y_test) == np.ceil(0.25 * n)
+    assert np.shares_memory(X_train, X) and np.shares_memory(X_test, X)  # views, no copy
+    rows = np.concatenate([X_train[:, 0], X_test[:, 0]]).astype(int)
+    assert np.array_equal(np.sort(rows), np.arange(n))  # every row once, whole, with its label
+    assert np.array_equal(X_train, original_X[X_train[:, 0].astype(int)])
+    assert np.array_equal(y_train, original_y[X_train[:, 0].astype(int)])
+    assert np.array_equal(y_test, original_y[X_test[:, 0].astype(int)])
+    assert np.array_equal(y, original_y)  # y itself is left as it was
+    # Random rows, not the file's tail: a quarter of each half of the file is held out.
+    first_half = np.mean(X_test[:, 0] < n / 2)
+    assert 0.45 < first_half < 0.55
+    if stratified:  # each class holds out its share, to a row
+        for label in range(3):
+            assert abs(np.sum(y_test == label) - 0.25 * np.sum(y == label)) <= 1
+    # A block of rows each way, the row numbers and a mask; no side of X's size.
+    assert peak < 0.2 * X.nbytes
+
+
+def test_the_held_out_rows_follow_the_seed_and_a_class_of_one_row_stays_in_training():
+    y = np.array([0] * 50 + [1] * 30 + [2])
+    first = datasets.held_out_rows(len(y), 0.2, 7, stratify=y)
+    assert np.array_equal(first, datasets.held_out_rows(len(y), 0.2, 7, stratify=y))
+    assert not np.array_equal(first, datasets.held_out_rows(len(y), 0.2, 8, stratify=y))
+    assert len(first) == 17  # ceil(0.2 * 81)
+    assert 80 not in first  # the one row of class 2 is trained on
+    # Shares 10.49, 6.30 and 0.21: rounded down to 10, 6 and 0, the one row left over goes to the largest remainder.
+    assert (np.sum(y[first] == 0), np.sum(y[first] == 1)) == (11, 6)
+
+
+@pytest.mark.parametrize("n, test_size, stratify, message", [
+    (4, 0.9, None, "leaves none to train on"),
+    (4, 0.0, None, "leaves none to test on"),
+    (3, 0.5, [0, 1, 2], "no class has a row to spare for testing"),
+])
+def test_a_split_with_nothing_on_one_side_is_refused(n, test_size, stratify, message):
+    with pytest.raises(ValueError, match=message):
+        datasets.held_out_rows(n, test_size, 0, None if stratify is None else np.array(stratify))
 
 
 def test_a_forward_pass_over_many_rows_goes_a_block_at_a_time_with_the_same_numbers(monkeypatch):

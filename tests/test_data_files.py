@@ -81,6 +81,25 @@ def test_parquet_files_are_read(tmp_path):
     X, y = load_table(str(tmp_path / "f.parquet"))
     np.testing.assert_array_equal(X, X_WANT)
     assert list(y) == list(frame["species"])
+    X[0, 0] = -1.0  # the caller's own matrix, which the command line standardises in place
+
+
+def test_the_command_line_trains_on_a_parquet_file_and_predicts_from_it(tmp_path, capsys):
+    pandas = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow", reason="parquet needs pyarrow (the test extra installs it)")
+    from fastnet.cli import main
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    frame = pandas.DataFrame(X, columns=["a", "b", "c"]).assign(label=np.where(X[:, 0] > 0, "yes", "no"))
+    frame.to_parquet(tmp_path / "f.parquet")
+    model = tmp_path / "m.npz"
+    assert main(["train", "--data", str(tmp_path / "f.parquet"), "--backend", "numpy", "--epochs", "300", "--quiet",
+                 "--save", str(model)]) == 0
+    assert "test accuracy" in capsys.readouterr().out
+    assert main(["predict", str(model), str(tmp_path / "f.parquet"), "-o", str(tmp_path / "p.csv")]) == 0
+    predicted = pandas.read_csv(tmp_path / "p.csv")["prediction"]
+    assert len(predicted) == 200 and (predicted == frame["label"]).mean() > 0.9
 
 
 def test_a_kept_column_has_one_cell_per_data_row(tmp_path):

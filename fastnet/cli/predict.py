@@ -9,6 +9,7 @@ import numpy
 
 from ..backends import ENV_VAR, get_backend
 from ..data_files import csv_columns, load_table, read_column
+from ..heap import release_freed_memory
 from ..model_file import read_archive
 from ..network import network_from_archive
 from .output_paths import refuse_overwrites, writable_file
@@ -62,8 +63,10 @@ def run(args):
             f"(or --output-activation softmax --loss cross_entropy) for probabilities")
     kept = [read_column(args.file, name, "--keep", table_options(args)) for name in args.keep]
     X = _features(args, meta, net.layers[0])
-    if "scaler_mean" in arrays:
-        X = (X - arrays["scaler_mean"]) / arrays["scaler_std"]
+    if "scaler_mean" in arrays:  # in place: X is this command's own, and a big file's matrix is not held twice
+        X -= arrays["scaler_mean"]
+        X /= arrays["scaler_std"]
+    release_freed_memory()  # the reader's freed buffers
     outputs = numpy.asarray(net.ops.to_numpy(net.forward(X)))
     if binary:  # one sigmoid: P(classes[1]); the two columns, as the estimators give them
         outputs = numpy.hstack([1.0 - outputs, outputs])

@@ -18,6 +18,7 @@ from ..checkpoint import SettingChanged
 from ..data_parallel import abort_run, launched_world, together, use_local_gpu_for
 from ..datasets import load_digits, scaler_stats, split_in_place
 from ..encoding import one_hot
+from ..heap import release_freed_memory
 from ..network import Network
 from ..training import CostRoseWarning
 from ..optimizers import OPTIMIZERS, SGD_BATCH_SIZE
@@ -101,14 +102,17 @@ def _dataset(args):
         if len(y) < MIN_ROWS:
             raise ValueError(f"{args.data!r} has {len(y)} data row(s): too few to train on and to test (fastnet train "
                              f"needs at least {MIN_ROWS}, a share --test-size {args.test_size:g} of them held out)")
-        stratify = y if counts.min() >= 2 else None
-        split = split_in_place(X, y, args.test_size, args.seed, stratify)  # a big file's matrix is not held twice
+        try:  # stratified: each class holds out its share; both sides are views of X
+            split = split_in_place(X, y, args.test_size, args.seed, stratify=y)
+        except ValueError as exc:
+            raise ValueError(f"--test-size {args.test_size:g}: {exc}") from None
         name = args.data
     X_train, X_test, y_train, y_test = split
     stats = None if args.no_scale else scaler_stats(X_train)
     if stats is not None:
         X_train, X_test = _standardised(X_train, stats, in_place=args.data is not None), \
             _standardised(X_test, stats, in_place=args.data is not None)
+    release_freed_memory()  # the reader's freed buffers, before the backend's kernels load beside the data
     return X_train, X_test, y_train, y_test, name, stats
 
 

@@ -10,7 +10,7 @@ import math
 import os
 from dataclasses import dataclass
 
-from ..backends import get_backend
+from ..backends import BackendUnavailableError, backend_status
 from ..initializers import INITIALIZERS
 from ..losses import LOSSES, check_loss
 from ..network import HIDDEN_ACTIVATIONS
@@ -94,7 +94,12 @@ def check_train_options(args):
         raise ValueError(f"--test-size must lie strictly between 0 and 1, got {args.test_size}")
     if args.checkpoint_every is not None and args.checkpoint is None:
         raise ValueError("--checkpoint-every needs --checkpoint PATH to write to")
-    get_backend(args.backend)  # an unknown or unusable backend, before any data is read
+    # An unknown or unusable backend, before any data is read. Only asked, not built: a
+    # compiled backend's kernels load after the data, so that they and the reader's
+    # temporaries are never in memory at once (see fastnet.cli.train._dataset).
+    usable, why_not = backend_status(args.backend)
+    if not usable:
+        raise BackendUnavailableError(why_not)
     for flag, path in (("--save", args.save), ("--checkpoint", args.checkpoint)):
         if path is not None:
             writable_file(flag, path)
