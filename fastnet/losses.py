@@ -54,3 +54,12 @@ def cost_and_delta(ops, loss, output_activation, H, Y, out):
     """
     scale = 1.0 / H.shape[0]
     return ops.cost_and_delta(table_loss(loss, output_activation), output_activation, H, Y, scale, out), out
+
+
+def cost_and_delta_function(ops, loss, output_activation, m):
+    """:func:`cost_and_delta` for batches of m rows, as ``f(H, Y, out) -> cost``, with its choices made once.
+
+    The network keeps one per batch size: the backend picks its kernel once
+    (:meth:`fastnet.backends.reference.Ops.cost_and_delta_function`), not every update.
+    """
+    return ops.cost_and_delta_function(table_loss(loss, output_activation), output_activation, 1.0 / m)

@@ -36,12 +36,18 @@ class _Workspace:
     since backprop only needs h); ``delta[l]`` holds d(cost)/dz of layer l.
     """
 
-    def __init__(self, ops, layers, activations, m, dtype):
+    def __init__(self, ops, layers, activations, m, dtype, loss):
         self.h = [ops.alloc((m, n), dtype) for n in layers[1:]]
         self._delta_of = lambda: [ops.alloc((m, n), dtype) for n in layers[1:]]
-        # Each layer's forward function for this batch size (see Ops.dense_function).
-        self.dense = [ops.dense_function(m, n_in, n_out, kind)
-                      for n_in, n_out, kind in zip(layers[:-1], layers[1:], activations)]
+        # Each layer's functions for this batch size, the backend's choices made once
+        # (see Ops.dense_function): its forward pass, and for every layer above the
+        # first its backward step (layer l's gradient and the delta of layer l - 1).
+        shapes = list(zip(layers[:-1], layers[1:]))
+        self.dense = [ops.dense_function(m, n_in, n_out, kind) for (n_in, n_out), kind in zip(shapes, activations)]
+        self.backward = [None] + [ops.backward_function(m, n_in, n_out, kind)
+                                  for (n_in, n_out), kind in zip(shapes[1:], activations)]
+        self.first_grads = ops.weight_grads_function(m, *shapes[0])
+        self.cost_and_delta = losses.cost_and_delta_function(ops, loss, activations[-1], m)
 
     @functools.cached_property
     def delta(self):
@@ -199,18 +205,20 @@ class Network:
         if ws is None:
             if len(self._workspaces) >= 4:  # bound memory when many batch sizes are seen
                 self._workspaces.clear()
-            ws = self._workspaces[m] = _Workspace(self.ops, self.layers, self._activations, m, self.dtype)
+            ws = self._workspaces[m] = _Workspace(self.ops, self.layers, self._activations, m, self.dtype,
+                                                  self.loss)
         return ws
 
     # -- the algorithm -----------------------------------------------------
     def _forward(self, X, ws):
         """Feed X (m, n_in) forward, storing every layer's h in ``ws``; returns the output h."""
+        layers = zip(ws.dense, self._W, self._b, ws.h)
         h = X
-        for dense, W, b, out in zip(ws.dense, self._W, self._b, ws.h):
-            if h is X and is_sparse(X):  # the first layer of a sparse input: the sparse product
-                self.ops.sparse_dense(X, W, b, self._activations[0], out)
-            else:
-                dense(h, W, b, out)  # h = f(h W^T + b), (m, n_out)
+        if is_sparse(X):  # the first layer of a sparse input: the sparse product
+            _, W, b, h = next(layers)
+            self.ops.sparse_dense(X, W, b, self._activations[0], h)
+        for dense, W, b, out in layers:
+            dense(h, W, b, out)  # h = f(h W^T + b), (m, n_out)
             h = out
         return h
 
@@ -220,19 +228,15 @@ class Network:
         ``alpha`` > 0 adds scikit-learn's L2 penalty, alpha / (2 m) * sum of every
         squared weight (biases are not penalised), to the cost and its gradient.
         """
-        ops = self.ops
         ws = self._workspace(X.shape[0])
         H = self._forward(X, ws)
-        cost, delta = losses.cost_and_delta(ops, self.loss, self.output_activation, H, Y, ws.delta[-1])
-        for l in range(len(self._W) - 1, -1, -1):
+        delta = ws.delta[-1]
+        cost = ws.cost_and_delta(H, Y, delta)
+        for l in range(len(self._W) - 1, 0, -1):
+            # dW, db of layer l, then delta^(l) = (delta^(l+1) W^(l)) * f'(z^(l)), f' from the stored h.
             dW, db = self._grads[l]
-            if l == 0:
-                (ops.sparse_weight_grads if is_sparse(X) else ops.weight_grads)(delta, X, dW, db)
-            else:
-                # dW, db of layer l, then delta^(l) = (delta^(l+1) W^(l)) * f'(z^(l)),
-                # f' from the stored h.
-                h_prev = ws.h[l - 1]
-                delta = ops.backward_step(delta, self._W[l], h_prev, self._activations[l - 1], dW, db, ws.delta[l - 1])
+            delta = ws.backward[l](delta, self._W[l], ws.h[l - 1], dW, db, ws.delta[l - 1])
+        (self.ops.sparse_weight_grads if is_sparse(X) else ws.first_grads)(delta, X, *self._grads[0])
         if alpha:
             cost = cost + self._add_penalty(alpha, X.shape[0])
         return cost

@@ -281,6 +281,68 @@ def test_dense_function_gives_the_same_layer_as_dense(backend, kind, m, n_in, n_
         assert layer.__name__ == "small_sigmoid_layer"  # so the shortcut is what was checked
 
 
+@pytest.mark.parametrize("m,n_in,n_out", [(4, 5, 3), (1078, 64, 30), (1078, 30, 10)])
+def test_the_backward_functions_give_what_the_per_call_methods_give(backend, m, n_in, n_out):
+    # The network runs its backward pass through these functions, made once per batch
+    # size (fused binds its row-parallel kernels in them): they must agree bit for bit.
+    ops = ops_of(backend)
+    if m > 4 and backend == "python":
+        pytest.skip("the python backend's 1078-row layer takes seconds; its loops are the same at 4 rows")
+    rng = np.random.default_rng(5)
+    delta, W = ops.asarray(rng.normal(size=(m, n_out))), ops.asarray(rng.normal(size=(n_out, n_in)))
+    H = ops.asarray(rng.random((m, n_in)))
+    X_wide = ops.asarray(rng.normal(size=(m, n_in + 3)))
+    X = X_wide[:, 1:n_in + 1]  # not contiguous, as a caller's X may be: the function must take it too
+
+    def grads(run, *inputs):
+        dW, db, out = ops.alloc((n_out, n_in), "float64"), ops.alloc((n_out,), "float64"), \
+            ops.alloc((m, n_in), "float64")
+        run(*inputs, dW, db, out)
+        return [to_numpy(a).copy() for a in (dW, db, out)]
+
+    expected = grads(lambda d, w, h, dW, db, out: ops.backward_step(d, w, h, "sigmoid", dW, db, out), delta, W, H)
+    backward = ops.backward_function(m, n_in, n_out, "sigmoid")
+    for got, want in zip(grads(backward, delta, W, H), expected):
+        np.testing.assert_array_equal(got, want)
+    first = ops.weight_grads_function(m, n_in, n_out)
+    for inputs in ((delta, H), (delta, X)):
+        want = grads(lambda d, h, dW, db, out: ops.weight_grads(d, h, dW, db), *inputs)
+        got = grads(lambda d, h, dW, db, out: first(d, h, dW, db), *inputs)
+        for g, w in zip(got[:2], want[:2]):
+            np.testing.assert_array_equal(g, w)
+    np.testing.assert_allclose(expected[0], to_numpy(delta).T @ to_numpy(H), rtol=1e-10)
+    if backend == "fused" and ops.split.off is None and m * n_in * n_out >= 2 * TUNING.parallel_min_work:
+        # so the row-parallel kernels are what was checked (where the machine lets them run)
+        assert (backward.__name__, first.__name__) == ("row_parallel_backward", "row_parallel_weight_grads")
+
+
+@pytest.mark.parametrize("loss,kind", [("mse", "sigmoid"), ("cross_entropy", "softmax"), ("mse", "softmax"),
+                                       ("cross_entropy", "sigmoid")])
+def test_the_cost_and_delta_function_gives_what_cost_and_delta_gives(backend, loss, kind):
+    from fastnet.losses import table_loss
+
+    ops = ops_of(backend)
+    rng = np.random.default_rng(6)
+    m, n = 50, 4
+    raw = rng.random((m, n)) + 0.05
+    H = ops.asarray(raw / raw.sum(axis=1, keepdims=True) if kind == "softmax" else raw / 1.2)
+    Y = ops.asarray(np.eye(n)[rng.integers(0, n, m)])
+    table_name = table_loss(loss, kind)
+    want_out, got_out = ops.alloc((m, n), "float64"), ops.alloc((m, n), "float64")
+    want = ops.cost_and_delta(table_name, kind, H, Y, 1.0 / m, want_out)
+    got = ops.cost_and_delta_function(table_name, kind, 1.0 / m)(H, Y, got_out)
+    assert float(got) == float(want) and float(want) > 0
+    np.testing.assert_array_equal(to_numpy(got_out), to_numpy(want_out))
+    Y_strided = ops.asarray(np.asfortranarray(to_numpy(Y)))  # not C-contiguous: the general path
+    assert float(ops.cost_and_delta_function(table_name, kind, 1.0 / m)(H, Y_strided, got_out)) == \
+        pytest.approx(float(want), rel=1e-12)
+
+
+def test_an_unknown_loss_fails_when_its_function_is_made(backend):
+    with pytest.raises(ValueError, match="hinge"):
+        ops_of(backend).cost_and_delta_function("hinge", "sigmoid", 1.0)
+
+
 def test_a_wide_weight_gradient_is_one_product_not_row_sized_chunks(monkeypatch):
     """784 x 1024 cannot fit the small-matrix limit with whole chunks of rows: one call."""
     ops = NumpyOps()

@@ -281,6 +281,20 @@ class Ops:
         self.weight_grads(delta, H, dW, db)
         return self.hidden_delta(delta, W, H, kind, out)
 
+    def weight_grads_function(self, m, n_in, n_out):
+        """Return ``f(delta, H, dW, db)``, the same as ``weight_grads`` for m-row batches (see :meth:`dense_function`)."""
+        return self.weight_grads
+
+    def backward_function(self, m, n_in, n_out, kind):
+        """Return ``f(delta, W, H, dW, db, out)``, the same as ``backward_step(delta, W, H, kind, dW, db, out)``
+        for m-row batches of a layer of ``n_in`` inputs and ``n_out`` outputs (see :meth:`dense_function`).
+
+        The network calls it with its own buffers only: every array C-contiguous and of one dtype.
+        """
+        check_activation(kind)
+        backward_step = self.backward_step
+        return lambda delta, W, H, dW, db, out: backward_step(delta, W, H, kind, dW, db, out)
+
     # -- losses ----------------------------------------------------------
     def cost(self, loss, H, Y):
         """Mean over rows of the loss named ``loss`` (an entry of :func:`fastnet.maths.loss_table`), a 0-d array.
@@ -304,6 +318,13 @@ class Ops:
         if LOSS_TABLE[loss].through_activation:
             self.activation_backward(kind, H, out, out)
         return cost
+
+    def cost_and_delta_function(self, loss, kind, scale):
+        """Return ``f(H, Y, out) -> cost``, the same as ``cost_and_delta(loss, kind, H, Y, scale, out)``
+        (see :meth:`dense_function`); the network keeps one per batch size, whose 1/m is ``scale``."""
+        loss_entry(loss)  # an unknown loss fails here, not at the first update
+        cost_and_delta = self.cost_and_delta
+        return lambda H, Y, out: cost_and_delta(loss, kind, H, Y, scale, out)
 
     # The two loss families by their old names (tests and the GPU bench call them).
     def mse_cost(self, H, Y):

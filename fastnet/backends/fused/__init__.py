@@ -204,6 +204,52 @@ class FusedOps(NumpyOps):
             return out
         return super().backward_step(delta, W, H, kind, dW, db, out)
 
+    def backward_function(self, m, n_in, n_out, kind):
+        # backward_step()'s row-parallel case with its checks made once, as dense_function's:
+        # the network passes its own buffers, contiguous and of one dtype.
+        check_activation(kind)
+        work = 2 * m * n_in * n_out  # both products
+        if kind == "softmax" or self.split.off is not None or work // TUNING.parallel_min_work < 2:
+            return super().backward_function(m, n_in, n_out, kind)
+        split = self._kernels_by_dtype(rows.make_backward_step_rows, kind)
+        blocks, backward_step = self.split.parts, self.backward_step
+
+        def row_parallel_backward(delta, W, H, dW, db, out):
+            if n := blocks(m, work):
+                split(out.dtype)(delta, W, H, dW, db, out, n)
+                return out
+            return backward_step(delta, W, H, kind, dW, db, out)
+
+        return row_parallel_backward
+
+    def weight_grads_function(self, m, n_in, n_out):
+        work = m * n_in * n_out
+        if self.split.off is not None or work // TUNING.parallel_min_work < 2:
+            return self.weight_grads
+        split = self._kernels_by_dtype(rows.make_weight_grads_rows)
+        blocks, weight_grads = self.split.parts, self.weight_grads
+
+        def row_parallel_weight_grads(delta, H, dW, db):
+            # H is the network's input X here, the one array from outside: checked as dense's X.
+            if (n := blocks(m, work)) and H.flags.c_contiguous and H.dtype == dW.dtype:
+                split(dW.dtype)(delta, H, dW, db, n)
+            else:
+                weight_grads(delta, H, dW, db)
+
+        return row_parallel_weight_grads
+
+    def _kernels_by_dtype(self, factory, *names):
+        """``dtype -> kernel``: ``self.kernel(factory, dtype, *names)``, compiled for a dtype when first asked."""
+        compiled = {}
+
+        def kernel_for(dtype):
+            found = compiled.get(dtype)
+            if found is None:
+                found = compiled[dtype] = self.kernel(factory, dtype, *names)
+            return found
+
+        return kernel_for
+
     def weight_grads(self, delta, H, dW, db):
         m = delta.shape[0]
         if parts := self.split.parts(m, m * dW.size, delta, H, dW, db):
@@ -241,6 +287,22 @@ class FusedOps(NumpyOps):
         t = H.dtype.type
         kernel = self.kernel(layers.make_cost_and_delta, H.dtype, loss, kind if through else "identity")
         return t(kernel(H, Y, t(scale), _FLOOR[H.dtype], out) / H.shape[0])
+
+    def cost_and_delta_function(self, loss, kind, scale):
+        through = loss_of(self.losses, loss).through_activation
+        if through and kind == "softmax":  # the kernel takes the delta through an elementwise activation only
+            return super().cost_and_delta_function(loss, kind, scale)
+        fused = self._kernels_by_dtype(layers.make_cost_and_delta, loss, kind if through else "identity")
+        cost_and_delta = self.cost_and_delta
+
+        def fused_cost_and_delta(H, Y, out):
+            # Y is the one array from outside the network (H and out are its buffers).
+            if not (Y.flags.c_contiguous and Y.dtype == H.dtype):
+                return cost_and_delta(loss, kind, H, Y, scale, out)
+            t = H.dtype.type
+            return t(fused(H.dtype)(H, Y, t(scale), _FLOOR[H.dtype], out) / H.shape[0])
+
+        return fused_cost_and_delta
 
     # -- the numba backend's one-pass loops ------------------------------------------
     def all_finite(self, arrays):

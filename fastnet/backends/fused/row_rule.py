@@ -75,9 +75,9 @@ class RowSplit:
             return 0
         free = free_cores() if self.assumed_free is None else self.assumed_free
         parts = min(self.threads, free, m, work // TUNING.parallel_min_work)
-        if parts < 2:
-            return 0
-        dtype = arrays[0].dtype if arrays else None
+        if parts < 2 or not arrays:  # no arrays: the caller's own buffers, known to fit
+            return 0 if parts < 2 else parts
+        dtype = arrays[0].dtype
         if all(a.flags.c_contiguous and a.dtype == dtype for a in arrays):
             return parts
         return 0
