@@ -36,7 +36,8 @@ class _Workspace:
     since backprop only needs h); ``delta[l]`` holds d(cost)/dz of layer l.
     """
 
-    def __init__(self, ops, layers, activations, m, dtype, loss):
+    def __init__(self, net, m):
+        ops, layers, activations, dtype = net.ops, net.layers, net._activations, net.dtype
         self.h = [ops.alloc((m, n), dtype) for n in layers[1:]]
         self._delta_of = lambda: [ops.alloc((m, n), dtype) for n in layers[1:]]
         # Each layer's functions for this batch size, the backend's choices made once
@@ -47,12 +48,20 @@ class _Workspace:
         self.backward = [None] + [ops.backward_function(m, n_in, n_out, kind)
                                   for (n_in, n_out), kind in zip(shapes[1:], activations)]
         self.first_grads = ops.weight_grads_function(m, *shapes[0])
-        self.cost_and_delta = losses.cost_and_delta_function(ops, loss, activations[-1], m)
+        self.cost_and_delta = losses.cost_and_delta_function(ops, net.loss, net.output_activation, m)
+        # The whole backprop in one call, where the backend has it (see Ops.backprop_function).
+        self.backprop = ops.backprop_function(m, layers, net.activation, net.output_activation,
+                                              losses.table_loss(net.loss, net.output_activation))
 
     @functools.cached_property
     def delta(self):
         """Allocated on first use: a forward pass over a whole data set never needs them."""
         return self._delta_of()
+
+    @functools.cached_property
+    def buffers(self):
+        """``(h, delta)`` as tuples, the form a whole-backprop kernel takes them in."""
+        return tuple(self.h), tuple(self.delta)
 
 
 class Network:
@@ -141,6 +150,8 @@ class Network:
         self._W, self._b = self._params[0::2], self._params[1::2]
         self._flat_grads = self._grad_buffer.views
         self._grads = list(zip(self._flat_grads[0::2], self._flat_grads[1::2]))
+        # Weights, biases and their gradients as tuples, a layer each: a whole-backprop kernel's arguments.
+        self._layer_arrays = tuple(self._W), tuple(self._b), tuple(self._flat_grads[0::2]), tuple(self._flat_grads[1::2])
         self._optimizer = None  # kept between fit calls, so Adam's moments carry on
         self._workspaces = {}
         self.history = []
@@ -205,8 +216,7 @@ class Network:
         if ws is None:
             if len(self._workspaces) >= 4:  # bound memory when many batch sizes are seen
                 self._workspaces.clear()
-            ws = self._workspaces[m] = _Workspace(self.ops, self.layers, self._activations, m, self.dtype,
-                                                  self.loss)
+            ws = self._workspaces[m] = _Workspace(self, m)
         return ws
 
     # -- the algorithm -----------------------------------------------------
@@ -229,6 +239,19 @@ class Network:
         squared weight (biases are not penalised), to the cost and its gradient.
         """
         ws = self._workspace(X.shape[0])
+        cost = None
+        if ws.backprop is not None and not is_sparse(X):
+            # The backend's whole pass in one call, the same gradients as the layers below
+            # give (None where it does not take this X or Y).
+            cost = ws.backprop(X, Y, *self._layer_arrays, *ws.buffers)
+        if cost is None:
+            cost = self._backprop_layers(X, Y, ws)
+        if alpha:
+            cost = cost + self._add_penalty(alpha, X.shape[0])
+        return cost
+
+    def _backprop_layers(self, X, Y, ws):
+        """Backpropagation a layer at a time through the array layer: the algorithm. Returns the mean cost."""
         H = self._forward(X, ws)
         delta = ws.delta[-1]
         cost = ws.cost_and_delta(H, Y, delta)
@@ -237,8 +260,6 @@ class Network:
             dW, db = self._grads[l]
             delta = ws.backward[l](delta, self._W[l], ws.h[l - 1], dW, db, ws.delta[l - 1])
         (self.ops.sparse_weight_grads if is_sparse(X) else ws.first_grads)(delta, X, *self._grads[0])
-        if alpha:
-            cost = cost + self._add_penalty(alpha, X.shape[0])
         return cost
 
     def _add_penalty(self, alpha, m):

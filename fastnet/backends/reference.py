@@ -281,6 +281,19 @@ class Ops:
         self.weight_grads(delta, H, dW, db)
         return self.hidden_delta(delta, W, H, kind, out)
 
+    def backprop_function(self, m, layers, activation, output_activation, loss):
+        """Return a function that runs a whole backprop of m-row batches in one call, or None (here: None).
+
+        ``Network._backprop_layers`` is the algorithm, a layer at a time through this
+        array layer. A backend whose kernels can take every layer at once returns
+        ``f(X, Y, Ws, bs, dWs, dbs, Hs, Ds) -> cost``: the same gradients into dWs and
+        dbs (tuples of the network's arrays, a layer each) and the layer outputs and
+        deltas into Hs and Ds, and the batch's mean cost; or None for an X or Y it
+        does not take, and the network then runs the layers. ``loss`` is the loss
+        table's entry, ``activation`` the hidden layers'.
+        """
+        return None
+
     def weight_grads_function(self, m, n_in, n_out):
         """Return ``f(delta, H, dW, db)``, the same as ``weight_grads`` for m-row batches (see :meth:`dense_function`)."""
         return self.weight_grads

@@ -8,7 +8,9 @@ numpy backend as it is and overrides those hot spots, each behind one condition:
 * a layer big enough to split (:mod:`.row_rule`) runs row-parallel (:mod:`.rows`);
 * otherwise NumPy's product, then one kernel of :mod:`.kernels` for the bias and
   activation, the derivative, or the loss's cost and delta;
-* a sparse input's first layer has its own two products (:mod:`.fused_sparse`).
+* a sparse input's first layer has its own two products (:mod:`.fused_sparse`);
+* a training update's whole backprop runs in one kernel, each thread taking its block
+  of rows through every layer (:mod:`.fused_backprop`), where the row split can run.
 
 The bias gradient, the parameter updates and the divergence check are the numba
 backend's loops, which are one pass already.
@@ -33,6 +35,7 @@ layers = kernel_module("fused_layers")
 rows = kernel_module("fused_rows")
 make_exp = kernel_module("fused_exp").make_exp
 sparse_products = kernel_module("fused_sparse")
+backprop = kernel_module("fused_backprop")
 
 # Never "reassoc" where the fast exp is: its rounding trick needs (t + S) - S as
 # written. The loss kernels have no such exp, and reassoc lets their sums vectorise.
@@ -98,6 +101,15 @@ class FusedOps(NumpyOps):
 
     def _compile(self, factory, dtype, names):
         activations = self.activations[dtype]
+        if factory is backprop.make_backprop_rows:
+            hidden, output, loss, parallel = names
+            through = loss_of(self.losses, loss).through_activation
+            made = factory(layers.make_bias_activation(activations[hidden]),
+                           layers.make_bias_activation(activations[output]),
+                           layers.make_cost_and_delta(self.losses[loss], activations[output if through else "identity"]),
+                           self._block_sums(),
+                           rows.make_block_delta(layers.make_activation_backward(activations[hidden])))
+            return self.jit(made, parallel=parallel)
         if factory is layers.make_cost_and_delta:
             loss, kind = names
             return self.jit(factory(self.losses[loss], activations[kind]), fastmath=REDUCTION_FASTMATH)
@@ -105,10 +117,14 @@ class FusedOps(NumpyOps):
             return self.jit(factory(activations[names[0]]))
         return self._compile_rows(factory, dtype, names)
 
+    def _block_sums(self):
+        """:func:`.rows.make_block_sums` for this machine's BLAS (chunks of rows where it has a small-matrix path)."""
+        return rows.make_block_sums(
+            TUNING.blas_small_matrix if self._scipy_small_matrix_path else 2**62, TUNING.small_matrix_min_rows)
+
     def _compile_rows(self, factory, dtype, names):
         activations = self.activations[dtype]
-        block_sums = rows.make_block_sums(
-            TUNING.blas_small_matrix if self._scipy_small_matrix_path else 2**62, TUNING.small_matrix_min_rows)
+        block_sums = self._block_sums()
         if factory is rows.make_weight_grads_rows:
             made = factory(block_sums)
         elif factory is rows.make_dense_rows:
@@ -203,6 +219,40 @@ class FusedOps(NumpyOps):
             self.kernel(rows.make_backward_step_rows, out.dtype, kind)(delta, W, H, dW, db, out, parts)
             return out
         return super().backward_step(delta, W, H, kind, dW, db, out)
+
+    def backprop_function(self, m, layers, activation, output_activation, loss):
+        # One kernel for the whole pass where the row split can run (its BLAS held to one
+        # thread), on blocks of rows: as many as there are free cores, else one block on
+        # this thread. A loss through a softmax has no fused kernel: the layers then.
+        through = loss_of(self.losses, loss).through_activation
+        if self.split.off is not None or (through and output_activation == "softmax"):
+            return None
+        work = 3 * m * sum(n_in * n_out for n_in, n_out in zip(layers[:-1], layers[1:]))  # all three products
+        names = (activation, output_activation, loss)
+        split, serial = (self._kernels_by_dtype(backprop.make_backprop_rows, *names, parallel)
+                         for parallel in (True, False))
+        blocks, most = self.split.parts, self.split.threads
+        sums = {}  # dtype -> every block's gradient and cost, made on first use
+
+        def block_sums(dtype):
+            if dtype not in sums:
+                sums[dtype] = (tuple(numpy.empty((most, n_out, n_in), dtype) for n_in, n_out in zip(layers, layers[1:])),
+                               tuple(numpy.empty((most, n_out), dtype) for n_out in layers[1:]),
+                               numpy.empty(most, numpy.float64))
+            return sums[dtype]
+
+        def whole_backprop(X, Y, Ws, bs, dWs, dbs, Hs, Ds):
+            dtype = Hs[0].dtype
+            # X and Y come from outside the network: the kernel takes them contiguous, in its dtype.
+            if not (X.flags.c_contiguous and Y.flags.c_contiguous and X.dtype == dtype and Y.dtype == dtype):
+                return None
+            n = blocks(m, work)
+            kernel = split(dtype) if n else serial(dtype)
+            t = dtype.type
+            total = kernel(X, Y, Ws, bs, dWs, dbs, Hs, Ds, *block_sums(dtype), t(1.0 / m), _FLOOR[dtype], max(n, 1))
+            return t(total / m)
+
+        return whole_backprop
 
     def backward_function(self, m, n_in, n_out, kind):
         # backward_step()'s row-parallel case with its checks made once, as dense_function's:
