@@ -25,8 +25,12 @@ from numba import prange
 
 from .fused_rows import add_blocks, block_rows
 
+# The loop over blocks of the kernel on threads (compiled parallel) and of the kernel on one thread.
+BLOCK_LOOPS = {"parallel": prange, "serial": range}
 
-def make_backprop_rows(hidden_bias_activation, output_bias_activation, cost_and_delta, block_sums, block_delta):
+
+def make_backprop_rows(hidden_bias_activation, output_bias_activation, cost_and_delta, block_sums, block_delta,
+                       block_loop=prange):
     """``backprop_rows(X, Y, Ws, bs, dWs, dbs, Hs, Ds, dW_parts, db_parts, costs, scale, floor, parts) -> total``.
 
     Forward through every layer (``hidden_bias_activation`` below the last,
@@ -36,12 +40,18 @@ def make_backprop_rows(hidden_bias_activation, output_bias_activation, cost_and_
     ``Hs`` (layer outputs) and ``Ds`` (deltas) are tuples with one array a layer;
     ``dW_parts``, ``db_parts`` and ``costs`` hold at least ``parts`` blocks' sums.
     Returns the summed cost of every row, in float64 (the mean is the caller's).
+
+    ``block_loop`` is ``prange`` for the blocks on threads (compiled ``parallel=True``)
+    or ``range`` for one thread's kernel. A one-block call of the parallel kernel
+    still wakes every thread, and beside a busy neighbour the one on its core stalls
+    the region for a time slice; and the two must be functions of their own, since
+    Numba's disk cache keys a function by its code and closure, not its compile options.
     """
 
     def backprop_rows(X, Y, Ws, bs, dWs, dbs, Hs, Ds, dW_parts, db_parts, costs, scale, floor, parts):
         m = X.shape[0]
         last = len(Ws) - 1
-        for p in prange(parts):
+        for p in block_loop(parts):
             lo, hi = block_rows(m, parts, p)
             for l in range(last + 1):
                 below = X[lo:hi] if l == 0 else Hs[l - 1][lo:hi]

@@ -102,14 +102,15 @@ class FusedOps(NumpyOps):
     def _compile(self, factory, dtype, names):
         activations = self.activations[dtype]
         if factory is backprop.make_backprop_rows:
-            hidden, output, loss = names
+            hidden, output, loss, threads = names
             through = loss_of(self.losses, loss).through_activation
             made = factory(layers.make_bias_activation(activations[hidden]),
                            layers.make_bias_activation(activations[output]),
                            layers.make_cost_and_delta(self.losses[loss], activations[output if through else "identity"]),
                            self._block_sums(),
-                           rows.make_block_delta(layers.make_activation_backward(activations[hidden])))
-            return self.jit(made, parallel=True)
+                           rows.make_block_delta(layers.make_activation_backward(activations[hidden])),
+                           backprop.BLOCK_LOOPS[threads])
+            return self.jit(made, parallel=threads == "parallel")
         if factory is layers.make_cost_and_delta:
             loss, kind = names
             return self.jit(factory(self.losses[loss], activations[kind]), fastmath=REDUCTION_FASTMATH)
@@ -222,16 +223,16 @@ class FusedOps(NumpyOps):
 
     def backprop_function(self, m, layers, activation, output_activation, loss):
         # One kernel for the whole pass where the row split can run (its BLAS held to one
-        # thread), on blocks of rows: as many as there are free cores, else one block. One
-        # block still goes through the parallel launch (about 2 us): a second, serial
-        # compile of the same function would share its disk-cache entry, Numba's cache key
-        # leaving out the compile options, and either could then load the other's code.
-        # A loss through a softmax has no fused kernel: the layers then.
+        # thread), on blocks of rows: one block a free core, or one block on this thread
+        # alone (the serial kernel: see make_backprop_rows on why it is a kernel of its
+        # own). A loss through a softmax has no fused kernel: the layers then.
         through = loss_of(self.losses, loss).through_activation
         if self.split.off is not None or (through and output_activation == "softmax"):
             return None
         work = 3 * m * sum(n_in * n_out for n_in, n_out in zip(layers[:-1], layers[1:]))  # all three products
-        kernel_for = self._kernels_by_dtype(backprop.make_backprop_rows, activation, output_activation, loss)
+        names = (activation, output_activation, loss)
+        split, serial = (self._kernels_by_dtype(backprop.make_backprop_rows, *names, threads)
+                         for threads in ("parallel", "serial"))
         blocks, most = self.split.parts, self.split.threads
         sums = {}  # dtype -> every block's gradient and cost, made on first use
 
@@ -247,9 +248,10 @@ class FusedOps(NumpyOps):
             # X and Y come from outside the network: the kernel takes them contiguous, in its dtype.
             if not (X.flags.c_contiguous and Y.flags.c_contiguous and X.dtype == dtype and Y.dtype == dtype):
                 return None
+            n = blocks(m, work)
             t = dtype.type
-            total = kernel_for(dtype)(X, Y, Ws, bs, dWs, dbs, Hs, Ds, *block_sums(dtype), t(1.0 / m), _FLOOR[dtype],
-                                      max(blocks(m, work), 1))
+            total = (split if n else serial)(dtype)(X, Y, Ws, bs, dWs, dbs, Hs, Ds, *block_sums(dtype), t(1.0 / m),
+                                                    _FLOOR[dtype], max(n, 1))
             return t(total / m)
 
         return whole_backprop
