@@ -139,6 +139,27 @@ def test_ctrl_c_stops_training_saves_the_model_and_exits_130(tmp_path):
     assert net.layers == (64, 30, 10) and all(np.isfinite(w).all() for w in net.get_params()[0])
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped one, as CPython drops it
+def test_a_ctrl_c_that_the_compiler_swallowed_stops_training_before_it_starts(monkeypatch, capsys):
+    # Numba compiles through ctypes callbacks, and CPython drops an exception raised inside
+    # one: a Ctrl-C landing there must still stop the command before its epochs, not after.
+    import ctypes
+
+    from fastnet.cli import train
+
+    def compile_swallowing_a_ctrl_c(*args):
+        def callback():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the handler runs here, inside the callback, and its KeyboardInterrupt is dropped
+
+        ctypes.CFUNCTYPE(None)(callback)()
+        return 0.0
+
+    monkeypatch.setattr(train, "_compile_once", compile_swallowing_a_ctrl_c)
+    assert main(["train", "--epochs", "200", "--backend", "numpy"]) == 130
+    assert "interrupted after 0 epochs" in capsys.readouterr().err
+
+
 def test_info_lists_every_backend_gpu_and_versions(capsys):
     assert main(["info"]) == 0
     out = capsys.readouterr().out

@@ -45,6 +45,20 @@ def command(name):
     return importlib.import_module(f"{__name__}.{name}")
 
 
+_noted = []  # the Ctrl-Cs of the command running now (see _remembering_interrupts)
+
+
+def raise_noted_interrupt():
+    """Raise KeyboardInterrupt if a Ctrl-C came while the command ran: for a command about to start long work.
+
+    A Ctrl-C that C code swallowed (Numba compiling a kernel runs ctypes callbacks)
+    would otherwise surface only when the work is done: after every epoch of a
+    ``fastnet train --epochs 10000000``. One that was raised and handled never gets here.
+    """
+    if _noted:
+        raise KeyboardInterrupt
+
+
 @contextlib.contextmanager
 def _remembering_interrupts():
     """While the command runs, note every Ctrl-C as well as raising it.
@@ -54,7 +68,8 @@ def _remembering_interrupts():
     such callbacks: a Ctrl-C landing there would be lost and the command would end
     with status 0. The note keeps it.
     """
-    interrupted = []
+    interrupted = _noted
+    interrupted.clear()
     if threading.current_thread() is not threading.main_thread():
         yield interrupted  # signal handlers belong to the main thread
         return

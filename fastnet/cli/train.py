@@ -21,6 +21,7 @@ from ..encoding import one_hot
 from ..heap import release_freed_memory
 from ..network import Network
 from ..training import CostRoseWarning
+from . import raise_noted_interrupt
 from ..optimizers import OPTIMIZERS, SGD_BATCH_SIZE
 from ..recipes import RECIPES
 from .progress import ProgressBar
@@ -253,6 +254,7 @@ def _train(args, plan, split, classes, net, Y_train, comm=None):
         print(f"resuming: {args.resume} at epoch {plan.resume_epoch}, on to epoch {plan.epochs}")
     try:
         compile_s = _compile_once(net, X_train[rows], Y_train[rows], plan, args)
+        raise_noted_interrupt()  # a Ctrl-C that Numba's compiler swallowed stops here, not after training
         if compile_s >= 0.5:
             print(f"compiling kernels, once: {compile_s:.1f} s (cached on disk for later runs)")
         start = time.perf_counter()
