@@ -10,7 +10,8 @@ numpy backend as it is and overrides those hot spots, each behind one condition:
   activation, the derivative, or the loss's cost and delta;
 * a sparse input's first layer has its own two products (:mod:`.fused_sparse`);
 * a training update's whole backprop runs in one kernel, each thread taking its block
-  of rows through every layer (:mod:`.fused_backprop`), where the row split can run.
+  of rows through every layer (:mod:`.fused_backprop`), or one thread all of them where
+  the rows are not split.
 
 The bias gradient, the parameter updates and the divergence check are the numba
 backend's loops, which are one pass already.
@@ -222,12 +223,13 @@ class FusedOps(NumpyOps):
         return super().backward_step(delta, W, H, kind, dW, db, out)
 
     def backprop_function(self, m, layers, activation, output_activation, loss):
-        # One kernel for the whole pass where the row split can run (its BLAS held to one
-        # thread), on blocks of rows: one block a free core, or one block on this thread
-        # alone (the serial kernel: see make_backprop_rows on why it is a kernel of its
-        # own). A loss through a softmax has no fused kernel: the layers then.
+        # One kernel for the whole pass wherever its products' BLAS (SciPy's) is held to
+        # one thread: one block of rows a free core where the row split runs, else one
+        # block on this thread alone (the serial kernel, also on one core: see
+        # make_backprop_rows on why it is a kernel of its own). A loss through a softmax
+        # has no fused kernel: the layers then.
         through = loss_of(self.losses, loss).through_activation
-        if self.split.off is not None or (through and output_activation == "softmax"):
+        if self.split.scipy_blas is None or (through and output_activation == "softmax"):
             return None
         work = 3 * m * sum(n_in * n_out for n_in, n_out in zip(layers[:-1], layers[1:]))  # all three products
         names = (activation, output_activation, loss)

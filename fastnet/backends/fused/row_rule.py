@@ -16,8 +16,8 @@ from .blas_threads import find_scipy_blas
 
 rows = kernel_module("fused_rows")
 
-# FASTNET_ROW_PARALLEL=0 keeps every layer on the serial path (NumPy's BLAS, then
-# the kernels), e.g. to compare the two.
+# FASTNET_ROW_PARALLEL=0 keeps fused on one thread: no layer or backprop is split over
+# threads (e.g. to compare the two, or for one process per core).
 ROW_PARALLEL_ENV = "FASTNET_ROW_PARALLEL"
 
 
@@ -31,13 +31,16 @@ class RowSplit:
     threads : int
         Blocks at most: Numba's thread count, capped by the cores this process may use.
     scipy_blas : threadpoolctl controller or None
-        SciPy's BLAS, which the row kernels' products call, where they run.
+        SciPy's BLAS, which the compiled kernels' products call (``np.dot``), where it
+        can be told apart from NumPy's: held to one thread while fused runs. Looked for
+        whether or not the rows are split, since the one-thread whole-backprop kernel
+        calls it too.
     """
 
     def __init__(self, numba, jit):
         self.threads = min(numba.get_num_threads(), available_cores())
         self.assumed_free = None  # a number of free cores to assume instead of measuring (see FusedOps.warm_up)
-        self.scipy_blas = None
+        self.scipy_blas, self._no_scipy_blas = find_scipy_blas()
         self.off = self._why_off(numba, jit)
 
     def _why_off(self, numba, jit):
@@ -52,8 +55,7 @@ class RowSplit:
         layer = numba.threading_layer()
         if layer != "omp":
             return f"Numba's threading layer is {layer!r}; the row-parallel kernels are measured with 'omp' only"
-        self.scipy_blas, reason = find_scipy_blas()
-        return reason
+        return self._no_scipy_blas
 
     def description(self):
         """One line for ``fastnet info`` and the benchmark report."""
