@@ -62,6 +62,24 @@ def gradients(net, run):
     return float(cost), [np.array(g) for pair in net._grads for g in pair]
 
 
+def kernel_gradients(net, X, Y):
+    """``gradients`` of ``net._backprop``, checking that the whole-backprop kernel ran and gave the cost."""
+    calls = []
+    whole = net._workspace(X.shape[0]).backprop
+    assert whole is not None
+    net._workspace(X.shape[0]).backprop = lambda *a: calls.append(1) or whole(*a)
+    result = gradients(net, lambda: net._backprop(X, Y))
+    assert calls == [1]  # the kernel ran, and gave a cost: the layers were not needed
+    return result
+
+
+def assert_same_gradients(got, want, rtol):
+    """(cost, gradients) pairs equal to ``rtol``, each gradient's tolerance scaled by its largest entry."""
+    assert got[0] == pytest.approx(want[0], rel=rtol)
+    for g, w in zip(got[1], want[1]):
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=rtol * np.abs(w).max())
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("blocks", [1, 2, 3])
 @pytest.mark.parametrize("layers,activation,output,loss", NETWORKS)
@@ -71,21 +89,10 @@ def test_the_whole_backprop_gives_the_references_gradients(fused, monkeypatch, l
     monkeypatch.setattr(fused.split, "threads", max(fused.split.threads, blocks))  # 3 blocks on 2 cores too
     monkeypatch.setattr(row_rule, "free_cores", lambda: blocks)
     (net, ref), X, Y = twins(fused, layers, activation, output, loss, dtype)
-    calls = []
-    whole = net._workspace(301).backprop
-    assert whole is not None
-    net._workspace(301).backprop = lambda *a: calls.append(1) or whole(*a)
-    cost, got = gradients(net, lambda: net._backprop(X, Y))
-    assert calls == [1]  # the kernel ran, and gave a cost: the layers were not needed
-    ref_cost, want = gradients(ref, lambda: ref._backprop(X, Y))
-    assert cost == pytest.approx(ref_cost, rel=RTOL[dtype])
-    for g, w in zip(got, want):
-        np.testing.assert_allclose(g, w, rtol=RTOL[dtype], atol=RTOL[dtype] * np.abs(w).max())
+    got = kernel_gradients(net, X, Y)
+    assert_same_gradients(got, gradients(ref, lambda: ref._backprop(X, Y)), RTOL[dtype])
     # And the layers on fused, the path it replaces: the same gradients to rounding.
-    layered_cost, layered = gradients(net, lambda: net._backprop_layers(X, Y, net._workspace(301)))
-    assert cost == pytest.approx(layered_cost, rel=RTOL[dtype])
-    for g, w in zip(got, layered):
-        np.testing.assert_allclose(g, w, rtol=RTOL[dtype], atol=RTOL[dtype] * np.abs(w).max())
+    assert_same_gradients(got, gradients(net, lambda: net._backprop_layers(X, Y, net._workspace(301))), RTOL[dtype])
 
 
 def test_the_blocks_sums_do_not_depend_on_which_thread_ran_them(fused, monkeypatch):
@@ -129,16 +136,7 @@ def test_with_the_row_split_off_the_whole_backprop_still_runs_on_one_thread(fuse
     monkeypatch.setattr(row_rule, "free_cores", lambda: 4)  # would split, were it on
     assert fused.split.parts(301, 10**9) == 0
     (net, ref), X, Y = twins(fused, [64, 30, 10], "sigmoid", "sigmoid", "mse", dtype)
-    calls = []
-    whole = net._workspace(301).backprop
-    assert whole is not None
-    net._workspace(301).backprop = lambda *a: calls.append(1) or whole(*a)
-    cost, got = gradients(net, lambda: net._backprop(X, Y))
-    assert calls == [1]
-    ref_cost, want = gradients(ref, lambda: ref._backprop(X, Y))
-    assert cost == pytest.approx(ref_cost, rel=RTOL[dtype])
-    for g, w in zip(got, want):
-        np.testing.assert_allclose(g, w, rtol=RTOL[dtype], atol=RTOL[dtype] * np.abs(w).max())
+    assert_same_gradients(kernel_gradients(net, X, Y), gradients(ref, lambda: ref._backprop(X, Y)), RTOL[dtype])
 
 
 def test_a_loss_through_a_softmax_has_no_whole_backprop_kernel(fused):
