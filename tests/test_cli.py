@@ -127,8 +127,10 @@ def test_progress_bar_is_silent_when_quiet_or_not_a_terminal(monkeypatch, capsys
 
 def test_ctrl_c_stops_training_saves_the_model_and_exits_130(tmp_path):
     model = tmp_path / "partial.npz"
+    # Without PYTHONUNBUFFERED, as in a user's shell: the lines must come through the pipe as printed.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     proc = subprocess.Popen([sys.executable, "-m", "fastnet", "train", "--epochs", "10000000", "--save", str(model)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     assert "data:" in proc.stdout.readline() + proc.stdout.readline()
     time.sleep(1.5)
     proc.send_signal(signal.SIGINT)

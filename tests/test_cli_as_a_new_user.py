@@ -33,8 +33,10 @@ def fastnet_cmd(*argv, env=None, cwd=ROOT, timeout=300):
 
 
 def started(*argv, env=None):
+    """The command running, its output piped; without PYTHONUNBUFFERED, as in a user's shell."""
+    base = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     return subprocess.Popen([sys.executable, "-m", "fastnet", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd=ROOT, env=dict(os.environ, **(env or {})))
+                            text=True, cwd=ROOT, env=dict(base, **(env or {})))
 
 
 IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"]

@@ -110,6 +110,11 @@ def main(argv=None):
 
 def entry():
     """The console script and ``python -m fastnet``: :func:`main`, leaving with the status it chose."""
+    # Each line reaches a pipe or file when printed, not when a buffer fills: `fastnet
+    # train | tee log` shows its header before hours of training, and a script reading
+    # it can wait for a line (Python buffers a pipe in blocks unless PYTHONUNBUFFERED).
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)
     status = main()
     if status == INTERRUPTED_STATUS:
         # A Ctrl-C that lands while C code runs Python code (an extension module
