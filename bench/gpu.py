@@ -15,11 +15,12 @@ costs only itself: its entry says how it ended, and the next section starts afre
 3. ``training``: the cupy backend's weights after 3 and 50 digits iterations against
    the reference's, both dtypes, fused and layered steps, mini-batch momentum and
    Adam; and the fused step with CUDA graphs against the same without (same bits);
-4. ``digits``: 3000 full-batch iterations (tutorial recipe) for fastnet cupy (fused
-   step with tiles of 32, 16 and 8 rows, and the layered step), PyTorch eager and
-   PyTorch with a CUDA graph, float32 and float64, rounds interleaved; the steady state
-   per iteration (``fit(3000)`` minus ``fit(300)``), and each fused kernel timed alone
-   (CUDA events around a graph of 200 launches);
+4. ``digits``: 3000 full-batch iterations (tutorial recipe) for fastnet cupy (the
+   fused step as its rules set it, with tiles of 8, 16 and 32 rows, with one thread a
+   parameter in the reduction, and the layered step), PyTorch eager and PyTorch with a
+   CUDA graph, float32 and float64, rounds interleaved; the steady state per
+   iteration (``fit(3000)`` minus ``fit(300)``), and for each fused variant its rows
+   and lanes and each kernel timed alone (CUDA events around a graph of 200 launches);
 5. ``large_step``: one step of 60000 x 784-1024-1024-10 on device arrays, the steady
    state (``fit(4)`` minus ``fit(1)``), against its matrix products alone;
 6. ``nccl``: data-parallel training on two GPUs, NCCL summing the gradients, against
@@ -55,9 +56,10 @@ NCCL_LIMIT_S = 25  # a one-GPU machine answers at once; two GPUs train digits tw
 # numba-cuda's switch for CUDA minor version compatibility: nvJitLink links the PTX to
 # machine code itself, so a driver older than the PTX compiler still loads the kernels.
 MVC_ENV = "NUMBA_CUDA_ENABLE_MINOR_VERSION_COMPATIBILITY"
-# Rows per tile the digits section also times, beside the default (32): fewer rows make
-# more blocks for the SMs and more partial gradients to sum (see docs/gpu.md).
-TILE_ROWS_SWEPT = (8, 16)
+# Rows per tile the digits section also times, beside the rule's choice (8 on a GPU of
+# 132 SMs): fewer rows make more blocks for the SMs and more partial gradients to sum
+# (see docs/gpu.md).
+TILE_ROWS_SWEPT = (8, 16, 32)
 
 
 def why_no_gpu():
@@ -258,32 +260,49 @@ def training():
             "graph_vs_eager_relative_error": error(graphs, eager)}
 
 
+def fused_variants():
+    """The fused step's variants the digits section times: its rules' choice, each swept rows per tile, one lane.
+
+    They share one CupyOps' compiled kernels (keyed by rows and lanes), so a variant
+    compiles only the kernels the others lack: compiling is most of a section's time.
+    """
+    from fastnet.backends.cupy_ops import CupyOps
+
+    base = CupyOps()
+    variants = {"fastnet cupy": base}
+    for rows in TILE_ROWS_SWEPT:
+        variants[f"fastnet cupy, tiles of {rows} rows"] = CupyOps(tile_rows=rows)
+    variants["fastnet cupy, one thread a parameter"] = CupyOps(reduce_lanes=1)
+    for ops in variants.values():
+        ops._built = base._built
+    return variants
+
+
 def digits(rounds=ROUNDS, iterations=3000):
     """Wall seconds of 3000 iterations, host included: fastnet cupy, PyTorch eager, PyTorch with a CUDA graph."""
     import cupy
 
     import fastnet
+    from fastnet.backends.cupy_ops import CupyOps
 
     from .peers import torch_trainer
 
     data = fastnet.datasets.load_digits()
     Y = fastnet.one_hot(data.y_train, 10)
     results = {}
+    variants = fused_variants()
     for dtype in ("float32", "float64"):
         X, Yd = data.X_train.astype(dtype), Y.astype(dtype)
-        from fastnet.backends.cupy_ops import CupyOps
-
         start_w, start_b = tutorial_nets("numpy", dtype).get_params()
         makers = {  # PyTorch first: the peers' figures survive whatever fastnet's runners do
             "torch eager": lambda: _torch_runner(torch_trainer, X, Yd, start_w, start_b, "cuda", iterations),
             "torch cuda graph": lambda: _torch_runner(torch_trainer, X, Yd, start_w, start_b, "cuda-graph", iterations),
-            "fastnet cupy": lambda: _fit_runner(tutorial_nets("cupy", dtype), X, Yd, iterations),
-            "fastnet cupy layered": lambda: _fit_runner(tutorial_nets(CupyOps(fuse_steps=False), dtype), X, Yd,
-                                                        iterations),
         }
-        for rows in TILE_ROWS_SWEPT:  # the default is 32 rows a tile: 34 blocks for 1078 rows
-            makers[f"fastnet cupy, tiles of {rows} rows"] = (
-                lambda rows=rows: _fit_runner(tutorial_nets(CupyOps(tile_rows=rows), dtype), X, Yd, iterations))
+        fused = {name: tutorial_nets(ops, dtype) for name, ops in variants.items()}
+        for name, net in fused.items():
+            makers[name] = lambda net=net: _fit_runner(net, X, Yd, iterations)
+        makers["fastnet cupy layered"] = lambda: _fit_runner(tutorial_nets(CupyOps(fuse_steps=False), dtype), X, Yd,
+                                                             iterations)
         runners, errors = {}, {}
         for name, make in makers.items():  # each guarded on its own: built and warmed up (compiled, captured)
             try:
@@ -314,10 +333,19 @@ def digits(rounds=ROUNDS, iterations=3000):
         ratios = {f"{name} / fastnet cupy": best[name] / best["fastnet cupy"] for name in best} \
             if "fastnet cupy" in best else {}
         results[dtype] = {"seconds": times, "best": best, "ratios": ratios, "errors": errors}
+        # Each fused variant's rows per tile and lanes, and its kernels timed alone.
+        shapes = results[dtype]["fused_kernel_us"] = {}
+        for name, net in fused.items():
+            if name in runners:
+                try:
+                    made = net.ops._fused_steps[net]
+                    shapes[name] = dict(kernel_times(net, X, Yd), rows=made.rows, lanes=made.lanes)
+                except Exception as exc:  # noqa: BLE001
+                    errors[f"{name}: kernel times"] = f"{type(exc).__name__}: {exc}"
         # The steady state, without fit's once-per-call work: fit(3000) minus fit(300) over 2700.
         if "fastnet cupy" in runners:
             try:
-                net = tutorial_nets("cupy", dtype)
+                net = tutorial_nets(variants["fastnet cupy"], dtype)
                 seconds = {}
                 for n in (300, iterations, 300, iterations):
                     cupy.cuda.runtime.deviceSynchronize()
@@ -326,9 +354,8 @@ def digits(rounds=ROUNDS, iterations=3000):
                     cupy.cuda.runtime.deviceSynchronize()
                     seconds[n] = min(seconds.get(n, float("inf")), time.perf_counter() - t0)
                 results[dtype]["steady_us_per_iteration"] = (seconds[iterations] - seconds[300]) / (iterations - 300) * 1e6
-                results[dtype]["kernel_us"] = kernel_times(net, X, Yd)
             except Exception as exc:  # noqa: BLE001
-                errors["steady state and kernel times"] = f"{type(exc).__name__}: {exc}"
+                errors["steady state"] = f"{type(exc).__name__}: {exc}"
     return results
 
 
@@ -361,7 +388,7 @@ def kernel_times(net, X, Y, repeats=200):
             end.record(stream)
             end.synchronize()
             times[names[id(kernel)]] = cupy.cuda.get_elapsed_time(start, end) * 1e3 / repeats
-    times["blocks of tile_step"] = launches[1][1]
+    times["blocks of tile_step"], times["blocks of reduce_update"] = launches[1][1], launches[2][1]
     return times
 
 

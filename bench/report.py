@@ -318,6 +318,14 @@ def gpu_section(path):
                   "|---|" + "---|" * len(next(iter(digits.values()))["best"])]
         for dtype, d in digits.items():
             lines.append(f"| {dtype} | " + " | ".join(f"{t * 1e3:.1f} ms" for t in d["best"].values()) + " |")
+        lines.append("")
+        for dtype, d in digits.items():
+            if "steady_us_per_iteration" in d:
+                lines.append(f"- digits {dtype}, steady state: {d['steady_us_per_iteration']:.1f} µs an iteration")
+            for name, k in d.get("fused_kernel_us", {}).items():
+                lines.append(f"- digits {dtype}, {name}: tiles of {k['rows']} rows ({k['blocks of tile_step']} blocks), "
+                             f"{k['lanes']} lane(s) a parameter ({k['blocks of reduce_update']} blocks): tile_step "
+                             f"{k['tile_step']:.1f} µs, reduce_update {k['reduce_update']:.1f} µs")
     elif "error" in digits:
         lines.append(f"- digits: failed ({digits['error']})")
     for dtype, d in gpu.get("large_step", {}).items():

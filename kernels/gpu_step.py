@@ -7,14 +7,15 @@ kernels, whatever the number of layers:
 ``tile_step``
     one block per tile of ``rows`` batch rows: the tile's forward pass, its output delta
     and cost, its backward pass, and its share of every parameter's gradient, written to
-    ``partials[tile, :]`` and ``partial_costs[tile]``. Activations and deltas of the
-    tile stay in shared memory; the parameters are read from global memory (a few KB,
-    cached).
+    ``partials[tile, :n_params]``, with its share of the cost in the last column
+    (``partials[tile, n_params]``). Activations and deltas of the tile stay in shared
+    memory; the parameters are read from global memory (a few KB, cached).
 ``reduce_update``
-    one thread per parameter: that parameter's gradient summed over the tiles in tile
-    order (no atomics, so every run and every graph replay gives the same bits), the L2
-    term, the optimiser's rule, and the iteration's record: the mean cost and a flag
-    set when the cost or a new parameter is NaN or Inf.
+    ``lanes`` threads per column of the partials: each lane sums every ``lanes``-th
+    tile, and the lanes' sums are added in lane order (no atomics, so every run and
+    every graph replay gives the same bits). Then, for a parameter, the L2 term and the
+    optimiser's rule; for the cost column, the iteration's record: the mean cost and a
+    flag set when the cost or a new parameter is NaN or Inf.
 
 The parameters and the optimiser's state are double-buffered: iteration ``k`` reads
 buffer ``k % 2`` and writes the other, so the state from before a diverging update is
@@ -38,14 +39,49 @@ from .gpu_layers import make_block_sum
 # Shared memory one block may use without opting in to more (48 KiB on every CUDA GPU
 # since Kepler): a tile's activations and deltas must fit in it.
 SHARED_BYTES = 48 * 1024
-TILE_ROWS = 32  # rows per tile when they fit; halved until the tile fits
+TILE_ROWS = 32  # rows per tile at most: halved to fill the SMs (fill_rows) and to fit shared memory (Layout.tile_rows)
 MIN_TILE_ROWS = 4  # below this the tile kernel has too little work per block: use the layered step
-MAX_PARAMS = 1 << 16  # one thread per parameter in reduce_update, each summing every tile's partial
+MAX_PARAMS = 1 << 16  # one to MAX_LANES threads per parameter in reduce_update, each summing its share of the tiles
 # Tiles x parameters of one iteration's partial gradients: a bound on their memory (64 MiB
-# in float32) and on the serial sum each reduce_update thread does over the tiles. Not
+# in float32) and on the serial sum each reduce_update lane does over its tiles. Not
 # yet measured on a device; past it the layered step (cuBLAS) trains instead.
 MAX_PARTIALS = 1 << 24
 THREADS = 128  # threads per block of both kernels (a power of two: the cost sum halves it)
+# Filling the device: tiles of fewer rows make more blocks, one SM each, each with less
+# to do (see fill_rows). Below 8 rows only a tile's sums over its rows shrink; its loop
+# over the parameters (n_params / THREADS a thread) and its row of partials stay, and
+# reduce_update has more tiles to sum.
+FILL_MIN_ROWS = 8
+# Several threads per parameter in reduce_update (see reduce_lanes). A lane is a warp of
+# 32 consecutive parameters at 128 threads a block, so its loads of a tile's partials
+# are coalesced; 4 lanes fill the block.
+MAX_LANES = 4
+# The tiles one thread sums before its sum is split among more lanes. NVVM unrolls the
+# sum by four (four loads in flight), so 16 tiles are four round trips to L2, about the
+# price of the split itself: a shared-memory store, a barrier and the lanes' adds.
+LANE_TILES = 16
+
+
+def fill_rows(batch, multiprocessors, rows=TILE_ROWS):
+    """Rows per tile for batches of ``batch`` rows: ``rows`` halved while its tiles are fewer than the SMs, down to FILL_MIN_ROWS.
+
+    A tile is one block, and a block runs on one SM; with fewer tiles than SMs, an
+    iteration takes as long as one tile, which is about proportional to its rows.
+    Digits' 1078 rows on 132 SMs: 34 tiles of 32 rows would leave 98 SMs idle; 135
+    tiles of 8 take a quarter of the time each. :meth:`Layout.tile_rows` then halves
+    the result further if it does not fit in shared memory.
+    """
+    while rows > FILL_MIN_ROWS and -(-batch // rows) < multiprocessors:
+        rows //= 2
+    return rows
+
+
+def reduce_lanes(tiles, threads=THREADS):
+    """Threads per parameter in reduce_update for up to ``tiles`` tiles: doubled while a lane would sum more than LANE_TILES, to MAX_LANES."""
+    lanes = 1
+    while lanes < MAX_LANES and -(-tiles // lanes) > LANE_TILES and threads % (2 * lanes) == 0:
+        lanes *= 2
+    return lanes
 
 
 class Layout:
@@ -87,12 +123,13 @@ class Layout:
 
 
 def make_tile_step(layout, hidden, output, loss, penalty, dtype, rows, threads=THREADS):
-    """``tile_step[n_tiles, threads](params, X, Y, order, start, count, scale, alpha, floor, partials, partial_costs, stopped)``.
+    """``tile_step[n_tiles, threads](params, X, Y, order, start, count, scale, alpha, floor, partials, stopped)``.
 
     The batch is rows ``order[start : start + count]`` of X and Y; tile ``b`` takes
     ``rows`` of them from ``b * rows``. ``scale`` is 1/count (the mean's); the
     penalty's cost at ``alpha`` is shared among the blocks' partial costs (the mean's
-    1/count comes in reduce_update). ``hidden``, ``output`` are device-compiled
+    1/count comes in reduce_update). ``partials`` has a column per parameter and one
+    for the cost. ``hidden``, ``output`` are device-compiled
     Activations, ``loss`` a device Loss, ``penalty`` a device Penalty.
     """
     sizes, w_at, act_at, delta_at = layout.sizes, layout.w_at, layout.act_at, layout.delta_at
@@ -111,7 +148,7 @@ def make_tile_step(layout, hidden, output, loss, penalty, dtype, rows, threads=T
     acts_size, deltas_size = rows * n_acts, rows * n_deltas
 
     @cuda.jit
-    def tile_step(params, X, Y, order, start, count, scale, alpha, floor, partials, partial_costs, stopped):
+    def tile_step(params, X, Y, order, start, count, scale, alpha, floor, partials, stopped):
         if stopped[0] != 0:  # an earlier iteration of this chunk diverged: keep its state
             return
         acts = cuda.shared.array(acts_size, dtype)
@@ -173,7 +210,7 @@ def make_tile_step(layout, hidden, output, loss, penalty, dtype, rows, threads=T
                     term += penalty_cost(params[p], alpha)
         total = block_sum(term, scratch)  # synchronises: the output deltas are written
         if t == 0:
-            partial_costs[tile] = total
+            partials[tile, n_params] = total  # the cost column, summed by reduce_update as a parameter's
 
         # Backward: one thread per (row, hidden neuron), its delta f'(h) * sum_k W_ki delta_k;
         # rows fastest again, so a warp's weight loads are broadcasts.
@@ -204,58 +241,72 @@ def make_tile_step(layout, hidden, output, loss, penalty, dtype, rows, threads=T
     return tile_step
 
 
-def make_reduce_update(layout, rule, penalty, dtype, threads=THREADS):
-    """``reduce_update[blocks, threads](params, new, s1, new_s1, s2, new_s2, partials, partial_costs, n_tiles, count, l2_scale, lr, h, t_base, it, record, stopped)``.
+def make_reduce_update(layout, rule, penalty, dtype, threads=THREADS, lanes=1):
+    """``reduce_update[blocks, threads](params, new, s1, new_s1, s2, new_s2, partials, n_tiles, count, l2_scale, lr, h, t_base, it, record, stopped)``.
 
-    One thread per parameter. ``rule`` is a device-compiled
-    :class:`fastnet.maths.UpdateRule`; ``lr`` and its settings ``h`` (a tuple) are
-    float64, and each thread computes the update's constants from them and
-    t = t_base[0] + it + 1 (the update's number since the optimiser started), then
-    casts them to the parameters' type: the only float64 arithmetic of a float32
-    kernel, once a thread. ``l2_scale`` is alpha / count, at which ``penalty`` (a device
-    Penalty) adds its gradient to each weight's. Thread 0 writes the mean cost
-    to ``record[0, it]``; any thread that sees a NaN or Inf sets ``record[1, it] = 1``
-    and ``stopped[0] = 1``. State buffers beyond the rule's ``n_state`` are stand-ins,
-    never read or written.
+    ``lanes`` threads per column of ``partials`` (n_params + 1 columns: the parameters,
+    then the cost), so a block takes ``threads // lanes`` consecutive columns and the
+    grid covers n_params + 1 of them. Lane ``k`` sums tiles k, k + lanes, ... in order;
+    lane 0 adds the lanes' sums in lane order, so the bits depend on ``lanes`` but never
+    on timing. For a parameter it then adds the L2 term and applies the rule; for the
+    cost column it writes the record.
+
+    ``rule`` is a device-compiled :class:`fastnet.maths.UpdateRule`; ``lr`` and its
+    settings ``h`` (a tuple) are float64, and each thread computes the update's
+    constants from them and t = t_base[0] + it + 1 (the update's number since the
+    optimiser started), then casts them to the parameters' type: the only float64
+    arithmetic of a float32 kernel, once a thread. ``l2_scale`` is alpha / count, at
+    which ``penalty`` (a device Penalty) adds its gradient to each weight's. The mean
+    cost goes to ``record[0, it]``; any thread that sees a NaN or Inf sets
+    ``record[1, it] = 1`` and ``stopped[0] = 1``. State buffers beyond the rule's
+    ``n_state`` are stand-ins, never read or written.
     """
     n_params, w_at, L = layout.n_params, layout.w_at, len(layout.sizes) - 1
     sizes = layout.sizes
     cast = numpy.dtype(dtype).type
     constants, step = rule.constants, rule.step
     penalty_gradient = penalty.gradient
+    assert L >= 1 and threads % lanes == 0
+    columns = threads // lanes  # consecutive columns a block takes: a warp of them per lane on a GPU
 
     @cuda.jit
-    def reduce_update(params, new, s1, new_s1, s2, new_s2, partials, partial_costs, n_tiles, count, l2_scale,
+    def reduce_update(params, new, s1, new_s1, s2, new_s2, partials, n_tiles, count, l2_scale,
                       lr, h, t_base, it, record, stopped):
-        if stopped[0] != 0:
+        sums = cuda.shared.array(threads, dtype)
+        t = cuda.threadIdx.x
+        lane = t // columns
+        i = t - lane * columns
+        p = cuda.blockIdx.x * columns + i  # this thread's column: a parameter, or the cost at n_params
+        g = cast(0)
+        if p <= n_params:
+            for tile in range(lane, n_tiles, lanes):
+                g += partials[tile, p]
+        sums[t] = g
+        cuda.syncthreads()  # the block's only barrier: every thread reaches it, whatever stopped says
+        # Checked after the barrier: another block of this launch may set it meanwhile.
+        if lane != 0 or p > n_params or stopped[0] != 0:
             return
-        p = cuda.grid(1)
-        if p == 0:
-            total = partial_costs[0]
-            for tile in range(1, n_tiles):
-                total += partial_costs[tile]
-            mean = total / count
+        for other in range(1, lanes):
+            g += sums[other * columns + i]
+        if p == n_params:
+            mean = g / count
             record[0, it] = mean
             if not math.isfinite(mean):
                 record[1, it] = 1
                 stopped[0] = 1
-        if p < n_params:
-            g = partials[0, p]
-            for tile in range(1, n_tiles):
-                g += partials[tile, p]
-            if l2_scale != 0:
-                l = 0
-                while p >= w_at[l + 1]:
-                    l += 1
-                if p - w_at[l] < sizes[l + 1] * sizes[l]:  # a weight, not a bias: biases carry no penalty
-                    g += penalty_gradient(params[p], l2_scale)
-            k = constants(lr, t_base[0] + it + 1, h, cast)
-            value = step(params, g, s1, s2, p, new, new_s1, new_s2, k)
-            if not math.isfinite(value):
-                record[1, it] = 1
-                stopped[0] = 1
+            return
+        if l2_scale != 0:
+            l = 0
+            while p >= w_at[l + 1]:
+                l += 1
+            if p - w_at[l] < sizes[l + 1] * sizes[l]:  # a weight, not a bias: biases carry no penalty
+                g += penalty_gradient(params[p], l2_scale)
+        k = constants(lr, t_base[0] + it + 1, h, cast)
+        value = step(params, g, s1, s2, p, new, new_s1, new_s2, k)
+        if not math.isfinite(value):
+            record[1, it] = 1
+            stopped[0] = 1
 
-    assert L >= 1
     return reduce_update
 
 

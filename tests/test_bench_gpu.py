@@ -48,13 +48,19 @@ def test_the_report_shows_a_gpu_run_s_figures(tmp_path):
         "kernels": {"relative_errors": {"a": 1e-15}, "worst": 3e-15},
         "training": {"weights_relative_error": {"50 iterations float64": 2e-14}, "graph_equals_eager": False,
                      "graph_vs_eager_relative_error": 4e-7},
-        "digits": {"float32": {"best": {"fastnet cupy": 0.05, "torch eager": 0.4}}},
+        "digits": {"float32": {"best": {"fastnet cupy": 0.05, "torch eager": 0.4}, "steady_us_per_iteration": 6.25,
+                               "fused_kernel_us": {"fastnet cupy": {"rows": 8, "lanes": 4, "tile_step": 3.52,
+                                                                    "reduce_update": 2.14, "blocks of tile_step": 135,
+                                                                    "blocks of reduce_update": 71}}}},
         "large_step": {"float32": {"step_s": 0.012, "gemms_s": 0.010, "step_over_gemms": 1.2}},
     }))
     text = gpu_section(str(path))
     assert "NVIDIA H200" in text and "3.0e-15" in text and "| float32 | 50.0 ms | 400.0 ms |" in text
     assert "1.20x its GEMMs alone" in text and "50 iterations float64: weights within 2.0e-14" in text
     assert "CUDA graphs: DIFFER from eager launches (relative 4.0e-07)" in text
+    assert "- digits float32, steady state: 6.2 µs an iteration" in text
+    assert ("- digits float32, fastnet cupy: tiles of 8 rows (135 blocks), 4 lane(s) a parameter (71 blocks): "
+            "tile_step 3.5 µs, reduce_update 2.1 µs") in text
 
 
 def test_a_section_that_fails_hangs_or_dies_costs_only_itself(tmp_path):

@@ -29,6 +29,9 @@ from ..sparse_input import is_scipy_sparse
 from .reference import Ops, check_activation, loss_of
 
 SIMULATOR_ENV = "NUMBA_ENABLE_CUDASIM"
+# The simulator has no SMs; the rows-per-tile rule is given this many, so 37 test rows
+# make five tiles of 8 (four full, one partial) and a large batch tiles of 32.
+SIMULATED_MULTIPROCESSORS = 4
 
 
 def simulated():
@@ -64,15 +67,21 @@ class CupyOps(Ops):
         Train small networks with the fused step (False: the layered step, cuBLAS
         products and the kernels between them, as for large networks).
     tile_rows : int, optional
-        Rows per tile of the fused step (default: ``TILE_ROWS``, halved until a
-        tile fits in shared memory); the device bench sweeps it.
+        Rows per tile of the fused step. Default: ``TILE_ROWS`` (32), halved while
+        a batch makes fewer tiles than the GPU has SMs, down to ``FILL_MIN_ROWS`` (8)
+        (:func:`~fastnet.kernels.gpu_step.fill_rows`). Either way it is halved
+        further until a tile fits in shared memory. The device bench sweeps it.
+    reduce_lanes : int, optional
+        Threads per parameter in the fused step's reduction. Default: from the
+        number of tiles (:func:`~fastnet.kernels.gpu_step.reduce_lanes`); 1, 2 or
+        4. The device bench compares 1 with the default.
     """
 
     name = "cupy"
     compiles_kernels = True  # on first use: the command line times that apart from training
     on_host = False
 
-    def __init__(self, simulate=False, graphs=True, fuse_steps=True, tile_rows=None):
+    def __init__(self, simulate=False, graphs=True, fuse_steps=True, tile_rows=None, reduce_lanes=None):
         self.simulated = simulate
         self.graphs = graphs and not simulate
         self.fuse_steps = fuse_steps
@@ -80,13 +89,13 @@ class CupyOps(Ops):
             self.xp = numpy
             self.on_host = True  # NumPy arrays stand in for device arrays
             self.block, self.tile = 32, 4  # a Python thread per CUDA thread: small blocks
-            self.step_rows = tile_rows or 8  # 37 test rows: four full tiles and a partial one
         else:
             import cupy  # imported here: ``import fastnet`` must not import cupy
 
             self.xp = cupy
             self.block = self.tile = None
-            self.step_rows = tile_rows
+        self.step_rows, self.step_lanes = tile_rows, reduce_lanes
+        self._multiprocessors = {}  # device number -> its SM count (see multiprocessors)
         self.layers = kernel_module("gpu_layers")
         self.step = kernel_module("gpu_step")  # imports numba.cuda: only here, never at ``import fastnet``
         self.block = self.block or self.layers.BLOCK
@@ -98,6 +107,16 @@ class CupyOps(Ops):
         self._built = {}
         self._streams = {}  # CUDA stream handle -> Numba's external stream (see launch)
         self._fused_steps = weakref.WeakKeyDictionary()  # network -> its last FusedStep (see fused_step)
+
+    def multiprocessors(self):
+        """The current GPU's number of SMs; on the simulator, a stand-in of 4 (37 test rows: five tiles of 8)."""
+        if self.simulated:
+            return SIMULATED_MULTIPROCESSORS
+        device = self.xp.cuda.runtime.getDevice()
+        count = self._multiprocessors.get(device)
+        if count is None:
+            count = self._multiprocessors[device] = self.xp.cuda.runtime.getDeviceProperties(device)["multiProcessorCount"]
+        return count
 
     def errstate(self):
         return contextlib.nullcontext() if not self.simulated else super().errstate()
@@ -157,9 +176,9 @@ class CupyOps(Ops):
             return self.step.make_tile_step(self.step.Layout(sizes), self.activations[hidden], self.activations[output],
                                             self.losses[loss], self.penalties["l2"], dtype, rows, self.step_threads)
         if name == "reduce_update":
-            sizes, rule = names
+            sizes, rule, lanes = names
             return self.step.make_reduce_update(self.step.Layout(sizes), self.rules[rule], self.penalties["l2"], dtype,
-                                                self.step_threads)
+                                                self.step_threads, lanes)
         if name == "update":
             return layers.make_update(self.rules[names[0]])
         if name == "reset":
@@ -180,16 +199,17 @@ class CupyOps(Ops):
 
         step, dtype = self.step, numpy.dtype(X.dtype)
         layout = step.Layout(net.layers)
-        rows = layout.tile_rows(dtype.itemsize, self.step_rows or step.TILE_ROWS)
+        rows = layout.tile_rows(dtype.itemsize, self.step_rows or step.fill_rows(batch, self.multiprocessors()))
         loss = table_loss(net.loss, net.output_activation)
         if (not self.fuse_steps or not rows or layout.n_params > step.MAX_PARAMS
-                or -(-batch // rows) * layout.n_params > step.MAX_PARTIALS
+                or -(-batch // rows) * (layout.n_params + 1) > step.MAX_PARTIALS
                 or (self.losses[loss].through_activation and self.activations[net.output_activation].rowwise)):
             return None
         hidden = net._activations[0] if len(net.layers) > 2 else net.output_activation
+        lanes = self.step_lanes or step.reduce_lanes(-(-batch // rows), self.step_threads)
         kernels = (self.kernel("tile_step", dtype, layout.sizes, hidden, net.output_activation, loss, rows),
-                   self.kernel("reduce_update", dtype, layout.sizes, optimizer.rule),
-                   self.kernel("reset", dtype), rows, self.step_threads)
+                   self.kernel("reduce_update", dtype, layout.sizes, optimizer.rule, lanes),
+                   self.kernel("reset", dtype), rows, self.step_threads, lanes)
         # The last fit's FusedStep, with its CUDA graphs, serves the next fit of the same
         # network, optimiser and data shapes: no eager chunk and no capture again.
         kept = self._fused_steps.get(net)

@@ -36,8 +36,9 @@ class FusedStep:
         buffers; ``optimizer.t`` counts the updates applied.
     X, Y : device arrays of the training data
     lr, alpha : float
-    kernels : (tile_step, reduce_update, reset, rows, threads)
-        From :meth:`CupyOps.fused_step`.
+    kernels : (tile_step, reduce_update, reset, rows, threads, lanes)
+        From :meth:`CupyOps.fused_step`: ``rows`` per tile, ``threads`` per block,
+        ``lanes`` threads per parameter in reduce_update.
     batch : int
         The most rows an iteration takes (sizes the partial gradients).
     """
@@ -48,19 +49,20 @@ class FusedStep:
         self.ops, self.optimizer = ops, optimizer
         self.interrupted = None
         self.kernels, self.batch = kernels, batch
-        self.tile_step, self.reduce_update, self.reset, self.rows, self.threads = kernels
+        self.tile_step, self.reduce_update, self.reset, self.rows, self.threads, self.lanes = kernels
         self.m = X.shape[0]
         dtype = X.dtype
         self.t = dtype.type
         n_params = optimizer.params.flat.size
         self.n_params = n_params
+        # reduce_update's blocks: `lanes` threads for each column of the partials, a parameter's or the cost's.
+        self.reduce_blocks = -(-(n_params + 1) * self.lanes // self.threads)
         max_tiles = -(-batch // self.rows)
         ops_alloc = ops.alloc
         own = [optimizer.params.flat] + optimizer.flat_state
         own += [ops_alloc((1,), dtype) for _ in range(3 - len(own))]  # rules without state get stand-ins
         self.buffers = (own, [ops_alloc(a.shape, dtype) for a in own])  # buffer 0 is the optimiser's own
-        self.partials = ops_alloc((max_tiles, n_params), dtype)
-        self.partial_costs = ops_alloc((max_tiles,), dtype)
+        self.partials = ops_alloc((max_tiles, n_params + 1), dtype)  # each tile's gradient, then its cost
         self.record = ops_alloc((2, max(CHUNK_ITERATIONS, self.m)), dtype)  # costs, flags; a mini-batch epoch may be longer
         self.stopped = ops_alloc((1,), numpy.int32)
         self.t_base = ops_alloc((1,), numpy.int64)
@@ -222,8 +224,8 @@ class FusedStep:
             src, dst = self.buffers if k % 2 == 0 else self.buffers[::-1]
             tiles = -(-count // self.rows)
             launch(self.tile_step, tiles, self.threads, src[0], self.X, self.Y, self.order, start, count,
-                   t(1.0 / count), t(s["alpha"]), s["floor"], self.partials, self.partial_costs, self.stopped)
-            launch(self.reduce_update, -(-self.n_params // self.threads), self.threads, src[0], dst[0], src[1], dst[1],
-                   src[2], dst[2], self.partials, self.partial_costs, tiles, t(count), t(s["alpha"] / count),
+                   t(1.0 / count), t(s["alpha"]), s["floor"], self.partials, self.stopped)
+            launch(self.reduce_update, self.reduce_blocks, self.threads, src[0], dst[0], src[1], dst[1],
+                   src[2], dst[2], self.partials, tiles, t(count), t(s["alpha"] / count),
                    s["lr"], s["h"], self.t_base, k, self.record, self.stopped)
             self._launched = k + 1

@@ -12,6 +12,7 @@ import pytest
 
 import fastnet
 from fastnet.backends import get_backend
+from fastnet.backends.cupy_ops import CupyOps
 from fastnet.backends.reference import Ops
 from fastnet.kernel_modules import kernel_module
 
@@ -28,11 +29,16 @@ def problem(seed=5, n_out=3):
     return rng.normal(size=(M, N_IN)), np.eye(n_out)[rng.integers(0, n_out, M)]
 
 
-def pair(dtype="float64", **kwargs):
-    """The same network on the simulated GPU and on the reference Ops."""
+def pair(dtype="float64", backend="cupy", **kwargs):
+    """The same network on the simulated GPU (``backend``) and on the reference Ops."""
     kwargs = dict(dict(layers=[N_IN, 5, 3], output_activation="softmax", loss="cross_entropy", init="xavier", seed=0),
                   dtype=dtype, **kwargs)
-    return fastnet.Network(backend="cupy", **kwargs), fastnet.Network(backend=Ops(), **kwargs)
+    return fastnet.Network(backend=backend, **kwargs), fastnet.Network(backend=Ops(), **kwargs)
+
+
+def two_lanes():
+    """Each parameter summed by 2 threads: 37 rows make 5 tiles of 8, 3 and 2 a lane."""
+    return CupyOps(simulate=True, tile_rows=8, reduce_lanes=2)
 
 
 def same_weights(gpu, ref, dtype):
@@ -54,9 +60,28 @@ def test_small_networks_take_the_fused_step_and_others_the_layered_one():
     assert ops.fused_step(big, make_optimizer("gd", ops, big._param_buffer), X, Y, 0.1, 0.0, M) is None  # > MAX_PARAMS
     MAX_PARTIALS = kernel_module("gpu_step").MAX_PARTIALS
 
-    many_rows = 8 * (MAX_PARTIALS // gpu._param_buffer.flat.size + 1)  # tiles of 8 rows: one tile too many
-    assert ops.fused_step(gpu, opt, X, Y, 0.1, 0.0, many_rows) is None
-    assert ops.fused_step(gpu, opt, X, Y, 0.1, 0.0, many_rows - 8) is not None
+    eights = CupyOps(simulate=True, tile_rows=8)
+    columns = gpu._param_buffer.flat.size + 1  # a tile's partials: its gradient and its cost
+    many_rows = 8 * (MAX_PARTIALS // columns + 1)  # tiles of 8 rows: one tile too many
+    assert eights.fused_step(gpu, opt, X, Y, 0.1, 0.0, many_rows) is None
+    assert eights.fused_step(gpu, opt, X, Y, 0.1, 0.0, many_rows - 8) is not None
+
+
+@pytest.mark.parametrize("batch,multiprocessors,rows,lanes", [
+    (M, 4, 8, 1),  # the simulator's stand-in: five tiles of 8, one thread a parameter
+    (1078, 4, 32, 4),  # 34 tiles are enough for 4 SMs; each of 4 lanes sums 8 or 9 of them
+    (1078, 132, 8, 4),  # digits on an H100: 135 tiles of 8 rows, 34 a lane
+    (64, 132, 8, 1),  # a mini-batch of 64: no fewer than 8 rows a tile, and 8 tiles sum on one thread
+])
+def test_the_rows_per_tile_fill_the_sms_and_the_lanes_follow_the_tiles(monkeypatch, batch, multiprocessors, rows, lanes):
+    X, Y = problem()
+    gpu, _ = pair()
+    from fastnet.optimizers import make_optimizer
+
+    monkeypatch.setattr(gpu.ops, "multiprocessors", lambda: multiprocessors)
+    step = gpu.ops.fused_step(gpu, make_optimizer("gd", gpu.ops, gpu._param_buffer), X, Y, 0.1, 0.0, batch)
+    assert (step.rows, step.lanes) == (rows, lanes)
+    assert step.reduce_blocks * step.threads >= (gpu._param_buffer.flat.size + 1) * lanes  # every column has its lanes
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -88,8 +113,9 @@ def test_fused_step_handles_every_depth_activation_and_loss(net):
     same_weights(gpu, ref, "float64")
 
 
+@pytest.mark.parametrize("backend", ["cupy", two_lanes], ids=["one-lane", "two-lanes"])
 @pytest.mark.parametrize("lr,scale,update", [(40.0, 30, 5), (3.0, 3, 6)], ids=["even-index", "odd-index"])
-def test_divergence_is_found_at_its_exact_update_with_the_weights_from_before_it(lr, scale, update):
+def test_divergence_is_found_at_its_exact_update_with_the_weights_from_before_it(lr, scale, update, backend):
     """Inside one chunk of full-batch updates, the first NaN is found and nothing after it sticks.
 
     The chunk's updates 5 and 6 (0-based 4 and 5) start from the two different halves of
@@ -97,7 +123,8 @@ def test_divergence_is_found_at_its_exact_update_with_the_weights_from_before_it
     """
     X, Y = problem()
     X = X * scale
-    gpu, ref = pair(layers=[N_IN, 5, 3], activation="relu", output_activation="identity", loss="mse", init="he")
+    gpu, ref = pair(layers=[N_IN, 5, 3], activation="relu", output_activation="identity", loss="mse", init="he",
+                    backend=backend if isinstance(backend, str) else backend())
     errors = []
     for net in (gpu, ref):
         with pytest.raises(fastnet.DivergenceError) as info:
@@ -178,11 +205,12 @@ def test_ctrl_c_during_a_chunk_keeps_the_updates_that_finished(monkeypatch):
     assert gpu._optimizer.t == 3
 
 
-def test_the_same_fit_twice_gives_the_same_bits():
+@pytest.mark.parametrize("backend", ["cupy", two_lanes], ids=["one-lane", "two-lanes"])
+def test_the_same_fit_twice_gives_the_same_bits(backend):
     """No atomics: the tile sums are added in a fixed order, so reruns agree to the last bit."""
     X, Y = problem()
-    a, _ = pair("float32")
-    b, _ = pair("float32")
+    a, _ = pair("float32", backend=backend if isinstance(backend, str) else backend())
+    b, _ = pair("float32", backend=backend if isinstance(backend, str) else backend())
     assert a.fit(X, Y, epochs=3, lr=0.3, optimizer="adam", batch_size=16) == \
         b.fit(X, Y, epochs=3, lr=0.3, optimizer="adam", batch_size=16)
     for x, y in zip(a.weights + a.biases, b.weights + b.biases):
@@ -191,8 +219,6 @@ def test_the_same_fit_twice_gives_the_same_bits():
 
 @pytest.mark.parametrize("tile_rows", [4, 16])
 def test_any_rows_per_tile_trains_as_the_reference(tile_rows):
-    from fastnet.backends.cupy_ops import CupyOps
-
     X, Y = problem()
     kwargs = dict(layers=[N_IN, 5, 3], output_activation="softmax", loss="cross_entropy", init="xavier", seed=0)
     gpu = fastnet.Network(backend=CupyOps(simulate=True, tile_rows=tile_rows), **kwargs)
@@ -201,3 +227,38 @@ def test_any_rows_per_tile_trains_as_the_reference(tile_rows):
         net.fit(X, Y, epochs=4, lr=0.3, optimizer="momentum")
     assert gpu.ops._fused_steps[gpu].rows == tile_rows  # the fused step ran, in tiles of that many rows
     same_weights(gpu, ref, "float64")
+
+
+GD = dict(optimizer="gd", epochs=3)
+ADAM = dict(optimizer="adam", epochs=2, batch_size=16, alpha=0.3)  # batches of 16 and 5 rows: 4 tiles, then 2
+
+
+@pytest.mark.parametrize("dtype,lanes,case", [
+    ("float64", 2, GD), ("float64", 4, GD), ("float64", 4, ADAM), ("float32", 4, ADAM),
+], ids=["float64-2-gd", "float64-4-gd", "float64-4-adam-minibatch-l2", "float32-4-adam-minibatch-l2"])
+def test_several_threads_per_parameter_train_as_the_reference(dtype, lanes, case):
+    """Each lane sums every lanes-th tile and the lanes' sums are added in order: the reference's gradient, cost and update.
+
+    Tiles of 4 rows: 37 rows make 10 tiles (3, 3, 2, 2 a lane at four lanes); a batch of
+    5 rows makes 2, so two of four lanes have none.
+    """
+    X, Y = problem()
+    gpu, ref = pair(dtype, backend=CupyOps(simulate=True, tile_rows=4, reduce_lanes=lanes))
+    close(gpu.fit(X, Y, lr=0.2, **case), ref.fit(X, Y, lr=0.2, **case), dtype)
+    same_weights(gpu, ref, dtype)
+    assert gpu.ops._fused_steps[gpu].lanes == lanes
+
+
+@pytest.mark.parametrize("optimizer,backend", [
+    ("gd", "cupy"), ("momentum", "cupy"), ("adam", "cupy"),
+    ("adam", lambda: CupyOps(simulate=True, tile_rows=4, reduce_lanes=4)),
+], ids=["gd", "momentum", "adam", "adam-four-lanes"])
+def test_fifty_iterations_stay_within_1e_10_of_the_reference(optimizer, backend):
+    """The issue's bound: 50 full-batch updates in float64, the weights within 1e-10 relative of the reference's."""
+    X, Y = problem()
+    gpu, ref = pair("float64", backend=backend if isinstance(backend, str) else backend())
+    for net in (gpu, ref):
+        net.fit(X, Y, epochs=50, lr=0.1, optimizer=optimizer)
+    assert gpu.ops._fused_steps[gpu].optimizer is gpu._optimizer  # the fused step trained it
+    for got, want in zip(gpu.weights + gpu.biases, ref.weights + ref.biases):
+        assert np.max(np.abs(got - want)) <= 1e-10 * np.max(np.abs(want))
