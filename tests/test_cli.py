@@ -107,6 +107,21 @@ def test_train_npz_data_and_predict_to_stdout(tmp_path, capsys):
     assert labels.min() >= 10 and np.mean(labels == digits.y_test[:20] + 10) >= 0.8
 
 
+def test_predictions_to_stdout_are_written_in_blocks_and_equal_the_file(tmp_path, capsys, monkeypatch):
+    """Rows go to stdout in blocks of STDOUT_ROWS (a line-buffered stdout wrote each row apart); every row arrives."""
+    from fastnet.cli import predict
+
+    monkeypatch.setattr(predict, "STDOUT_ROWS", 7)
+    writes = []
+    real_write = sys.stdout.write
+    monkeypatch.setattr(sys.stdout, "write", lambda text: writes.append(text) or real_write(text))
+    columns = [np.arange(30), np.linspace(0, 1, 30)]
+    predict._write(None, ["label", "p"], columns)
+    predict._write(str(tmp_path / "p.csv"), ["label", "p"], columns)
+    assert capsys.readouterr().out == (tmp_path / "p.csv").read_text()
+    assert len(writes) == 5  # the header with 7 rows, then 7, 7, 7 and 2
+
+
 def test_progress_bar_shows_epoch_cost_and_rate_on_a_terminal(monkeypatch, capsys):
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     with ProgressBar(50) as bar:

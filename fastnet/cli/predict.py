@@ -2,6 +2,8 @@
 
 import csv
 import difflib
+import io
+import itertools
 import os
 import sys
 
@@ -84,15 +86,29 @@ def run(args):
     return 0
 
 
+# Rows formatted before each write to stdout, which the console script line-buffers
+# (fastnet.cli.entry): one write a row cost 150,000 rows 0.25 s instead of 0.1 s.
+STDOUT_ROWS = 10_000
+
+
 def _write(path, header, columns):
-    out = open(path, "w", newline="") if path else sys.stdout
-    try:
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(zip(*columns))
-    finally:
-        if path:
-            out.close()
+    if path:
+        with open(path, "w", newline="") as out:
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow(header)
+            writer.writerows(zip(*columns))
+        return
+    rows = zip(*columns)
+    block = io.StringIO()
+    writer = csv.writer(block, lineterminator="\n")
+    writer.writerow(header)
+    while True:
+        writer.writerows(itertools.islice(rows, STDOUT_ROWS))
+        if not block.tell():
+            return
+        sys.stdout.write(block.getvalue())
+        block.seek(0)
+        block.truncate()
 
 
 def _features(args, meta, n_inputs):
