@@ -13,7 +13,7 @@ import fastnet
 from fastnet.backends import backend_status
 from fastnet.cli import main
 from fastnet.cli.progress import ProgressBar
-from fastnet.tuning import TUNING
+from fastnet.tuning import TUNING, available_cores
 
 pytestmark = pytest.mark.slow  # subprocesses, the simulator or the compiler: CI runs them; -m 'not slow' skips
 
@@ -187,9 +187,25 @@ def test_info_lists_every_backend_gpu_and_versions(capsys):
     assert next(line for line in out.splitlines() if line.startswith("cpu: ")).count("logical cores") == 1
     if backend_status("fused")[0]:
         fused = next(line for line in out.splitlines() if line.startswith("fused layers: "))
-        assert "row-parallel on up to" in fused
+        import numba
+
+        one_thread = min(numba.config.NUMBA_NUM_THREADS, available_cores()) < 2 or os.environ.get("FASTNET_ROW_PARALLEL") == "0"
+        assert ("serial, on one thread (" if one_thread else "row-parallel on up to") in fused
     tuning = out.splitlines()[out.splitlines().index(next(l for l in out.splitlines() if l.startswith("tuning ")))+1:]
     assert any(line.startswith(f"  small_sigmoid = {TUNING.small_sigmoid:,}  (python -m bench.tuning ") for line in tuning) and any(line.startswith("  cores available = ") for line in tuning)
+
+
+@pytest.mark.parametrize("env,reason", [
+    (dict(FASTNET_ROW_PARALLEL="0"), "turned off by FASTNET_ROW_PARALLEL=0"),
+    (dict(NUMBA_NUM_THREADS="1"), "one core or one Numba thread to run on"),
+])
+def test_info_says_fused_runs_on_one_thread_where_the_rows_are_not_split(env, reason):
+    """Not "row-parallel on up to 1 threads": the split's reasons that need no parallel launch, said as they are."""
+    if not backend_status("fused")[0]:
+        pytest.skip(f"fused is not usable here: {backend_status('fused')[1]}")
+    out = subprocess.run([sys.executable, "-m", "fastnet", "info"], env=dict(os.environ, **env), capture_output=True,
+                         text=True, check=True).stdout
+    assert f"fused layers: serial, on one thread ({reason})" in out.splitlines()
 
 
 def test_tutorial_command_prints_the_documented_result(capsys):

@@ -59,10 +59,16 @@ def run(_args):
         # Described, not built: building fused starts Numba's threads.
         import numba
 
+        from ..backends.fused.row_rule import why_off_before_launching
+
         threads = min(numba.config.NUMBA_NUM_THREADS, available_cores())
-        print(f"fused layers: row-parallel on up to {threads} threads, as many as other processes leave cores "
-              f"free, from {2 * TUNING.parallel_min_work:,} multiply-adds a layer; serial on a busy machine or "
-              "where that cannot run (decided when fused is first used)")
+        off = why_off_before_launching(threads)
+        if off is not None:
+            print(f"fused layers: serial, on one thread ({off})")
+        else:
+            print(f"fused layers: row-parallel on up to {threads} threads, as many as other processes leave cores "
+                  f"free, from {2 * TUNING.parallel_min_work:,} multiply-adds a layer; serial on a busy machine or "
+                  "where that cannot run (decided when fused is first used)")
     print(f"compiled kernels cached in: {numba_cache_dir()}")
     print("tuning (fastnet/tuning.py; `python -m bench.tuning NAME` times both sides of one rule):")
     for line in TUNING.describe():

@@ -21,6 +21,19 @@ rows = kernel_module("fused_rows")
 ROW_PARALLEL_ENV = "FASTNET_ROW_PARALLEL"
 
 
+def why_off_before_launching(threads):
+    """Why the rows are not split, from what is known without a parallel launch (None: not known yet).
+
+    ``threads`` is Numba's thread count capped by the cores this process may use.
+    ``fastnet info`` asks only this, since a launch starts Numba's threads.
+    """
+    if os.environ.get(ROW_PARALLEL_ENV, "1").strip() == "0":
+        return f"turned off by {ROW_PARALLEL_ENV}=0"
+    if threads < 2:
+        return "one core or one Numba thread to run on"
+    return None
+
+
 class RowSplit:
     """The row-parallel decision of one FusedOps.
 
@@ -44,10 +57,9 @@ class RowSplit:
         self.off = self._why_off(numba, jit)
 
     def _why_off(self, numba, jit):
-        if os.environ.get(ROW_PARALLEL_ENV, "1").strip() == "0":
-            return f"turned off by {ROW_PARALLEL_ENV}=0"
-        if self.threads < 2:
-            return "one core or one Numba thread to run on"
+        off = why_off_before_launching(self.threads)
+        if off is not None:
+            return off
         # Numba picks its threading layer at the first parallel launch. Only OpenMP's
         # is measured: its threads wait for the next launch by spinning a while, which
         # is what makes a launch per layer cheap.
@@ -60,7 +72,8 @@ class RowSplit:
     def description(self):
         """One line for ``fastnet info`` and the benchmark report."""
         if self.off is not None:
-            return f"serial ({self.off})"
+            how = "the whole backprop one compiled kernel" if self.scipy_blas is not None else "layer by layer"
+            return f"serial: on one thread, {how} ({self.off})"
         return (f"row-parallel on up to {self.threads} Numba threads, as many as other processes leave cores free "
                 f"(from {TUNING.parallel_min_work:,} multiply-adds a thread; serial on a busy machine); "
                 "NumPy's and SciPy's BLAS held to one thread while fused runs")
