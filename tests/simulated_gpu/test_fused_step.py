@@ -82,6 +82,7 @@ def test_the_rows_per_tile_fill_the_sms_and_the_lanes_follow_the_tiles(monkeypat
     step = gpu.ops.fused_step(gpu, make_optimizer("gd", gpu.ops, gpu._param_buffer), X, Y, 0.1, 0.0, batch)
     assert (step.rows, step.lanes) == (rows, lanes)
     assert step.reduce_blocks * step.threads >= (gpu._param_buffer.flat.size + 1) * lanes  # every column has its lanes
+    assert step.partials.shape[1] % 32 == 0 and step.partials.shape[1] > gpu._param_buffer.flat.size  # whole warps
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
