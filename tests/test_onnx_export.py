@@ -125,6 +125,16 @@ def test_a_regressors_onnx_gives_its_outputs(tmp_path):
     assert relative(got["outputs"], reg.predict(X)) <= 1e-5
 
 
+@pytest.mark.filterwarnings("ignore:.*maximum iterations")  # 30 iterations are enough to compare outputs
+def test_a_one_target_regressors_onnx_gives_a_column_where_predict_gives_1d(tmp_path):
+    X = rng.normal(size=(40, 3))
+    reg = fastnet.FastNetRegressor(hidden_layer_sizes=(5,), max_iter=30, random_state=0).fit(X, X @ [1.0, -2.0, 0.5])
+    reg.to_onnx(tmp_path / "r.onnx")
+    got = run_onnx(tmp_path / "r.onnx", X)["outputs"]
+    assert reg.predict(X).shape == (40,) and got.shape == (40, 1)
+    assert relative(got[:, 0], reg.predict(X)) <= 1e-12
+
+
 def test_without_onnx_the_error_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)
     with pytest.raises(ImportError, match=r'pip install "fastnet-trainer\[onnx\]"'):
