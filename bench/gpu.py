@@ -4,7 +4,9 @@ Section by section, each in a process of its own with a time limit
 (:data:`SECTION_LIMIT_S`), each written to the file as soon as it is done (so a run cut
 off by its time limit still leaves what it measured). A section that raises, hangs, or
 leaves the CUDA context broken (an illegal address is sticky for the whole process)
-costs only itself: its entry says how it ended, and the next section starts afresh:
+costs only itself: its entry says how it ended, and the next section starts afresh. A
+section that runs out of time keeps, as ``partial``, what it saved as it went
+(:func:`save_partial`: digits, training and large_step save after each dtype):
 
 0. ``smoke``: the versions of the CUDA stack, one kernel on the null stream and one on
    a non-blocking stream, and three fused iterations with CUDA graphs against the same
@@ -252,6 +254,7 @@ def training():
             gpu.fit(data.X_train, Y, **fit)
             ref.fit(data.X_train, Y, **fit)
             results[f"fused {optimizer} mini-batch 2 epochs {dtype}"] = error(gpu, ref)
+        save_partial({"weights_relative_error": results})
     graphs, eager = tutorial_nets(CupyOps(), "float32"), tutorial_nets(CupyOps(graphs=False), "float32")
     costs = [net.fit(data.X_train, Y, epochs=350, lr=0.25) for net in (graphs, eager)]
     (wg, bg), (we, be) = graphs.get_params(), eager.get_params()
@@ -356,6 +359,7 @@ def digits(rounds=ROUNDS, iterations=3000):
                 results[dtype]["steady_us_per_iteration"] = (seconds[iterations] - seconds[300]) / (iterations - 300) * 1e6
             except Exception as exc:  # noqa: BLE001
                 errors["steady state"] = f"{type(exc).__name__}: {exc}"
+        save_partial(results)  # float32's figures survive if float64's run out of time
     return results
 
 
@@ -446,6 +450,7 @@ def large_step():
         gemms = (time.perf_counter() - t0) / 3
         results[dtype] = {"step_s": step, "fit_1_s": one, "fit_4_s": four, "gemms_s": gemms,
                           "step_over_gemms": step / gemms}
+        save_partial(results)
     return results
 
 
@@ -539,6 +544,10 @@ def run_sections(names, out, limits, module="bench.gpu", env=None, report=None):
                                 "stderr": done.stderr[-2000:]}
         except subprocess.TimeoutExpired:
             report[name] = {"error": f"timed out after {limits.get(name, SECTION_LIMIT_S)} s"}
+            if os.path.exists(result):  # what the section saved before (save_partial) is kept beside the error
+                with open(result) as fh:
+                    report[name]["partial"] = json.load(fh)
+                os.remove(result)
         report[name + "_seconds"] = time.perf_counter() - t0
         with open(path + ".tmp", "w") as fh:
             json.dump(report, fh, indent=1)
@@ -547,15 +556,33 @@ def run_sections(names, out, limits, module="bench.gpu", env=None, report=None):
     return report
 
 
+# In a section's process: the file run_child writes its result to, and save_partial what
+# it has so far. An environment variable, since the child runs as __main__, not bench.gpu.
+PARTIAL_ENV = "BENCH_GPU_RESULT"
+
+
+def save_partial(value):
+    """In a section: write what it has measured so far, kept as ``partial`` if the section then runs out of time."""
+    path = os.environ.get(PARTIAL_ENV)
+    if path:
+        with open(path + ".tmp", "w") as fh:
+            json.dump(value, fh, indent=1, default=float)
+        os.replace(path + ".tmp", path)
+
+
 def run_child(target, result):
     """In a child process: run one section (``module:name``) and write its result, or its error, to ``result``."""
     import importlib
 
+    os.environ[PARTIAL_ENV] = result
     module, name = target.split(":")
     try:
         value = getattr(importlib.import_module(module), name)()
     except Exception as exc:  # noqa: BLE001 - the parent records it and goes on
         value = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-2000:]}
+        if os.path.exists(result):  # what it saved before the error
+            with open(result) as fh:
+                value["partial"] = json.load(fh)
     with open(result, "w") as fh:
         json.dump(value, fh, indent=1, default=float)
     return 0

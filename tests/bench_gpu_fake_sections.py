@@ -1,4 +1,4 @@
-"""Stand-in sections for tests/test_bench_gpu.py: one that works, one that raises, one that hangs, one that dies."""
+"""Stand-in sections for tests/test_bench_gpu.py: one that works, one that raises, ones that hang, one that dies."""
 
 import os
 import time
@@ -14,6 +14,20 @@ def raises():
 
 def hangs():
     time.sleep(600)
+
+
+def measures_then_hangs():
+    from bench.gpu import save_partial
+
+    save_partial({"float32": {"best": 0.02}})
+    time.sleep(600)
+
+
+def measures_then_raises():
+    from bench.gpu import save_partial
+
+    save_partial({"float32": {"best": 0.02}})
+    raise RuntimeError("cudaErrorLaunchFailure (a stand-in)")
 
 
 def dies():

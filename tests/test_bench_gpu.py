@@ -67,11 +67,15 @@ def test_a_section_that_fails_hangs_or_dies_costs_only_itself(tmp_path):
     sys.path.insert(0, ROOT)
     from bench.gpu import run_sections
 
-    names = ["works", "raises", "hangs", "dies", "works"]
-    report = run_sections(names, str(tmp_path), limits={"hangs": 5}, module="tests.bench_gpu_fake_sections")
+    names = ["works", "raises", "hangs", "measures_then_hangs", "measures_then_raises", "dies", "works"]
+    report = run_sections(names, str(tmp_path), limits={"hangs": 5, "measures_then_hangs": 5},
+                          module="tests.bench_gpu_fake_sections")
     assert report["works"] == {"value": 42}  # the last one ran after the others failed
     assert "RuntimeError: cudaErrorIllegalAddress" in report["raises"]["error"]
     assert report["hangs"] == {"error": "timed out after 5 s"} and report["hangs_seconds"] < 30
+    assert report["measures_then_hangs"] == {"error": "timed out after 5 s", "partial": {"float32": {"best": 0.02}}}
+    assert report["measures_then_raises"]["partial"] == {"float32": {"best": 0.02}}
+    assert "cudaErrorLaunchFailure" in report["measures_then_raises"]["error"]
     assert "ended with status 3" in report["dies"]["error"]
     assert json.loads((tmp_path / "gpu.json").read_text())["works"] == {"value": 42}  # written as it went
 
