@@ -16,7 +16,6 @@ from fastnet.backends import backend_status, get_backend
 from fastnet.machine import numpy_blas
 
 from .conftest import PAIR_PAUSE_S, record
-from .report import torch_blas
 from .workloads import QUICK, digits_step_operands, step_products, step_products_reference
 
 WORKLOAD = "digits step, its five matrix products"

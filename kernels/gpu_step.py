@@ -46,6 +46,10 @@ MAX_PARAMS = 1 << 16  # one to MAX_LANES threads per parameter in reduce_update,
 # in float32) and on the serial sum each reduce_update lane does over its tiles. Not
 # yet measured on a device; past it the layered step (cuBLAS) trains instead.
 MAX_PARTIALS = 1 << 24
+# A tile's row of partials (its gradient, then its cost) is padded to whole warps of
+# columns: every row starts on a 128-byte line (float32), so reduce_update's lane of 32
+# consecutive columns reads whole lines, and tile_step writes them.
+PARTIALS_ALIGN = 32
 THREADS = 128  # threads per block of both kernels (a power of two: the cost sum halves it)
 # Filling the device: tiles of fewer rows make more blocks, one SM each, each with less
 # to do (see fill_rows). Below 8 rows only a tile's sums over its rows shrink; its loop
@@ -60,6 +64,11 @@ MAX_LANES = 4
 # sum by four (four loads in flight), so 16 tiles are four round trips to L2, about the
 # price of the split itself: a shared-memory store, a barrier and the lanes' adds.
 LANE_TILES = 16
+
+
+def partials_columns(n_params):
+    """Columns of a tile's row of partials: its ``n_params`` gradient entries and its cost, padded to PARTIALS_ALIGN."""
+    return -(-(n_params + 1) // PARTIALS_ALIGN) * PARTIALS_ALIGN
 
 
 def fill_rows(batch, multiprocessors, rows=TILE_ROWS):

@@ -58,3 +58,27 @@ def test_the_layered_kernels_run_on_cupys_current_stream_in_order_with_its_produ
         nets[1].fit(cupy.asarray(X), cupy.asarray(Y), epochs=5, lr=0.1)
     for a, b in zip(nets[1].get_params()[0], nets[0].get_params()[0]):
         np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_a_small_fit_on_the_gpu_shows_no_low_occupancy_warning(monkeypatch):
+    require_backend("cupy")
+    import warnings
+
+    from fastnet.backends.cupy_ops import CupyOps, simulated
+
+    if simulated():
+        pytest.skip("the CUDA simulator never warns about occupancy")
+    from numba.cuda.core import config
+
+    # The device bench turns the warning off for the whole run; a user's process has it on.
+    monkeypatch.setattr(config, "CUDA_LOW_OCCUPANCY_WARNINGS", 1)
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 64))
+    Y = fastnet.one_hot(rng.integers(0, 10, 300), 10)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for fuse_steps in (True, False):  # the fused step's grids, then the layered path's
+            net = fastnet.Network([64, 30, 10], activation="sigmoid", output_activation="softmax",
+                                  loss="cross_entropy", backend=CupyOps(fuse_steps=fuse_steps), seed=0)
+            net.fit(X, Y, epochs=3, lr=0.1)
+    assert [str(w.message) for w in caught if "under-utilization" in str(w.message)] == []

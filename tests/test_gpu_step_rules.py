@@ -45,3 +45,13 @@ def test_shared_memory_still_halves_the_rows_the_fill_rule_picks():
 ])
 def test_the_lanes_double_while_a_lane_would_sum_more_than_lane_tiles(tiles, threads, lanes):
     assert step.reduce_lanes(tiles, threads) == lanes
+
+
+@pytest.mark.parametrize("n_params,columns", [
+    (2270, 2272),  # digits' 64-30-10: 2,270 parameters and the cost in 71 warps of columns
+    (31, 32),  # 31 parameters and the cost: exactly one warp
+    (32, 64),  # one column more starts a second warp
+    (1, 32),
+])
+def test_a_tiles_row_of_partials_is_padded_to_whole_warps(n_params, columns):
+    assert step.partials_columns(n_params) == columns

@@ -26,6 +26,7 @@ from .. import maths
 from ..losses import table_loss
 from ..kernel_modules import kernel_module
 from ..sparse_input import is_scipy_sparse
+from .launch_configs import LaunchConfigs
 from .reference import Ops, check_activation, loss_of
 
 SIMULATOR_ENV = "NUMBA_ENABLE_CUDASIM"
@@ -106,6 +107,7 @@ class CupyOps(Ops):
         self.host_rules = maths.update_rules()  # each update's constants are worked out on the host
         self._built = {}
         self._streams = {}  # CUDA stream handle -> Numba's external stream (see launch)
+        self.launch_configs = LaunchConfigs()  # kernel[grid, block, stream], built once each (see launch)
         self._fused_steps = weakref.WeakKeyDictionary()  # network -> its last FusedStep (see fused_step)
 
     def multiprocessors(self):
@@ -202,7 +204,7 @@ class CupyOps(Ops):
         rows = layout.tile_rows(dtype.itemsize, self.step_rows or step.fill_rows(batch, self.multiprocessors()))
         loss = table_loss(net.loss, net.output_activation)
         if (not self.fuse_steps or not rows or layout.n_params > step.MAX_PARAMS
-                or -(-batch // rows) * (layout.n_params + 1) > step.MAX_PARTIALS
+                or -(-batch // rows) * step.partials_columns(layout.n_params) > step.MAX_PARTIALS
                 or (self.losses[loss].through_activation and self.activations[net.output_activation].rowwise)):
             return None
         hidden = net._activations[0] if len(net.layers) > 2 else net.output_activation
@@ -236,7 +238,8 @@ class CupyOps(Ops):
         cuda = self.layers.cuda
         args = [cuda.from_cuda_array_interface(a.__cuda_array_interface__, owner=a, sync=False)
                 if hasattr(a, "__cuda_array_interface__") else a for a in args]
-        kernel[grid, block, self._numba_stream(self.xp.cuda.get_current_stream().ptr)](*args)
+        stream = self._numba_stream(self.xp.cuda.get_current_stream().ptr)
+        self.launch_configs(kernel, grid, block, stream)(*args)
 
     def _numba_stream(self, handle):
         """Numba's view of the CUDA stream ``handle`` (CuPy's), made once per stream."""
@@ -245,6 +248,7 @@ class CupyOps(Ops):
         if stream is None:
             if len(streams) >= 16:  # streams come and go with the user's code: keep a few
                 streams.clear()
+                self.launch_configs.clear()
             stream = streams[handle] = self.layers.cuda.external_stream(handle)
         return stream
 

@@ -18,8 +18,6 @@ import numpy
 
 from .runners import CHUNK_ITERATIONS, ChunkResult
 
-PARTIALS_ALIGN = 32  # a row of the partial gradients is padded to whole warps of columns (see __init__)
-
 
 class FusedStep:
     """The fused GPU step of one ``fit`` call: kernels, double buffers and CUDA graphs.
@@ -64,11 +62,8 @@ class FusedStep:
         own = [optimizer.params.flat] + optimizer.flat_state
         own += [ops_alloc((1,), dtype) for _ in range(3 - len(own))]  # rules without state get stand-ins
         self.buffers = (own, [ops_alloc(a.shape, dtype) for a in own])  # buffer 0 is the optimiser's own
-        # Each tile's gradient, then its cost, in a row padded to whole warps of columns:
-        # every row starts on a 128-byte line (float32), so reduce_update's lane of 32
-        # consecutive columns reads whole lines, and tile_step writes them.
-        columns = -(-(n_params + 1) // PARTIALS_ALIGN) * PARTIALS_ALIGN
-        self.partials = ops_alloc((max_tiles, columns), dtype)
+        # Each tile's gradient, then its cost, in a row padded to whole warps of columns.
+        self.partials = ops_alloc((max_tiles, ops.step.partials_columns(n_params)), dtype)
         self.record = ops_alloc((2, max(CHUNK_ITERATIONS, self.m)), dtype)  # costs, flags; a mini-batch epoch may be longer
         self.stopped = ops_alloc((1,), numpy.int32)
         self.t_base = ops_alloc((1,), numpy.int64)
@@ -220,7 +215,7 @@ class FusedStep:
                     view = views[id(a)] = (cuda.from_cuda_array_interface(a.__cuda_array_interface__, owner=a, sync=False), a)
                 a = view[0]
             numba_args.append(a)
-        kernel[grid, block, self._numba_stream](*numba_args)
+        self.ops.launch_configs(kernel, grid, block, self._numba_stream)(*numba_args)
 
     def launch_all(self, batches, launch):
         """Every kernel of the chunk, each through ``launch(kernel, grid, block, *args)``."""

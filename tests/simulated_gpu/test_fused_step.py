@@ -58,10 +58,12 @@ def test_small_networks_take_the_fused_step_and_others_the_layered_one():
     assert ops.fused_step(mse_softmax, make_optimizer("gd", ops, mse_softmax._param_buffer), X, Y, 0.1, 0.0, M) is None
     big = fastnet.Network([N_IN, 70000, 3], output_activation="softmax", loss="cross_entropy", backend="cupy")
     assert ops.fused_step(big, make_optimizer("gd", ops, big._param_buffer), X, Y, 0.1, 0.0, M) is None  # > MAX_PARAMS
-    MAX_PARTIALS = kernel_module("gpu_step").MAX_PARTIALS
+    step = kernel_module("gpu_step")
+    MAX_PARTIALS = step.MAX_PARTIALS
 
     eights = CupyOps(simulate=True, tile_rows=8)
-    columns = gpu._param_buffer.flat.size + 1  # a tile's partials: its gradient and its cost
+    columns = step.partials_columns(gpu._param_buffer.flat.size)  # a tile's partials: gradient and cost, padded
+    assert columns % 32 == 0 and gpu._param_buffer.flat.size + 1 <= columns < gpu._param_buffer.flat.size + 33
     many_rows = 8 * (MAX_PARTIALS // columns + 1)  # tiles of 8 rows: one tile too many
     assert eights.fused_step(gpu, opt, X, Y, 0.1, 0.0, many_rows) is None
     assert eights.fused_step(gpu, opt, X, Y, 0.1, 0.0, many_rows - 8) is not None
