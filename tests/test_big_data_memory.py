@@ -97,6 +97,7 @@ def test_a_forward_pass_over_many_rows_goes_a_block_at_a_time_with_the_same_numb
     X = rng.normal(size=(1000, 20))
     whole, labels = net.forward(X), net.predict(X)
     monkeypatch.setattr(network, "FORWARD_BLOCK_VALUES", 20 * 64)  # 64 rows a block, the last one short
+    monkeypatch.setattr(network, "FORWARD_MIN_BLOCK_ROWS", 1)
     fresh = fastnet.Network([20, 16, 4], activation="tanh", output_activation="softmax", loss="cross_entropy",
                             init="xavier", seed=3)
     (blocked, peak) = peak_bytes(lambda: fresh.forward(X))
@@ -106,6 +107,21 @@ def test_a_forward_pass_over_many_rows_goes_a_block_at_a_time_with_the_same_numb
     # The outputs (a fifth of X's size) and two blocks' layers; all the rows' layers at once would be X's size.
     assert peak < X.nbytes / 2
     assert all("delta" not in vars(ws) for ws in fresh._workspaces.values())  # a forward pass needs no deltas
+
+
+def test_a_wide_network_still_takes_blocks_of_hundreds_of_rows(monkeypatch):
+    # 2,604 outputs a row would make blocks of 100 rows; each block reads the 20x2000 and
+    # 2000x600 weights again, so a block has at least FORWARD_MIN_BLOCK_ROWS (512).
+    net = fastnet.Network([20, 2000, 600, 4], activation="tanh", output_activation="softmax",
+                          loss="cross_entropy", init="xavier", seed=3)
+    assert network.FORWARD_BLOCK_VALUES // 2604 == 100 and net._block_rows() == network.FORWARD_MIN_BLOCK_ROWS == 512
+    X = np.random.default_rng(4).normal(size=(1100, 20))
+    blocks = []
+    real = net._forward
+    monkeypatch.setattr(net, "_forward", lambda rows, ws: blocks.append(rows.shape[0]) or real(rows, ws))
+    out = net.forward(X)
+    assert blocks == [512, 512, 76]
+    np.testing.assert_allclose(out[:5], net.forward(X[:5]), rtol=1e-13)
 
 
 def test_a_nan_in_a_late_block_is_still_found(monkeypatch):
