@@ -88,13 +88,15 @@ def make_softmax_rows(exp):
     return softmax_rows
 
 
-def activation_table(exp=exp):
-    """The activations, by name, as scalar functions built on ``exp``.
+def activation_table(exp=exp, tanh=math.tanh):
+    """The activations, by name, as scalar functions built on ``exp`` and ``tanh``.
 
     Parameters
     ----------
     exp : callable
         The scalar exponential the sigmoid and the softmax call.
+    tanh : callable, default math.tanh
+        The scalar hyperbolic tangent the tanh activation calls.
 
     Returns
     -------
@@ -114,8 +116,8 @@ def activation_table(exp=exp):
     def sigmoid_grad(h):
         return h * (type(h)(1) - h)
 
-    def tanh(z):
-        return math.tanh(z)
+    def tanh_activation(z):
+        return tanh(z)
 
     def tanh_grad(h):
         return type(h)(1) - h * h
@@ -133,7 +135,7 @@ def activation_table(exp=exp):
     return {
         "identity": Activation(identity, identity_grad),
         "sigmoid": Activation(sigmoid, sigmoid_grad),
-        "tanh": Activation(tanh, tanh_grad),
+        "tanh": Activation(tanh_activation, tanh_grad),
         "relu": Activation(relu, relu_grad),
         "softmax": Activation(exp, softmax_grad, rowwise=True, rows=make_softmax_rows(exp)),
     }

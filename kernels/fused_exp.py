@@ -1,4 +1,4 @@
-"""An exp that vectorises, for the fused kernels' sigmoid and softmax.
+"""An exp that vectorises, for the fused kernels' sigmoid and softmax, and a float32 tanh built on it.
 
 Without Intel's SVML, Numba compiles ``math.exp`` to a scalar libm call (~6 ns a
 float64), and a loop that calls it cannot vectorise. The exp made here is plain
@@ -14,6 +14,13 @@ k and leaves k in the low bits of the sum, so no float-to-int conversion (which 
 lacks for 64-bit integers) is needed. That trick needs ``(t + S) - S`` computed as
 written: kernels that call this exp are compiled with ``fastmath`` limited to
 ``contract`` (fused multiply-add), never ``reassoc``, which would simplify it away.
+
+``math.tanh`` is a scalar libm call too: 23.5 ns a float32 on an AVX2 EPYC, where
+NumPy's vectorised float32 tanh takes 2.6 ns, so a tanh layer in float32 was several
+times slower fused than numpy. ``make_tanh(float32)`` is arithmetic: a Taylor series
+near 0, and 1 - 2 / (exp(2|x|) + 1) beyond (0.8 ns, within 2 float32 ulp). In float64
+the libm call stays: 29 ns against NumPy's 19, and a float64 series would need twice
+the terms.
 
 This module imports numba: only the fused backend imports it.
 """
@@ -142,3 +149,34 @@ def make_exp(dtype):
         return polynomial(r) * two_to_k
 
     return jitable(exp)
+
+
+# tanh's Taylor series in float32, x + x**3 (C1 + C2 x**2 + ... + C7 x**12) (the
+# coefficients are 2**2n (2**2n - 1) B_2n / (2n)!, B the Bernoulli numbers), used for
+# |x| < TANH_SERIES_BELOW. Up to there the first term left out (x**17, 5.9e-4 x**17)
+# is under a third of a float32 ulp; from there on 1 - 2 / (exp(2|x|) + 1) subtracts
+# a number below 0.54 from 1, which loses at most a fraction of a bit.
+TANH_SERIES_BELOW = np.float32(0.55)
+C1, C2, C3, C4, C5, C6, C7 = (np.float32(c) for c in (
+    -1 / 3, 2 / 15, -17 / 315, 62 / 2835, -1382 / 155925, 21844 / 6081075, -929569 / 638512875))
+
+
+def make_tanh(dtype):
+    """A scalar ``tanh(v)`` for ``dtype``: in float32 arithmetic that vectorises, in float64 ``math.tanh``.
+
+    The float32 one is within 2 float32 ulp of the exact value, keeps NaN and the sign
+    of zero, and gives +-1 for +-inf.
+    """
+    if np.dtype(dtype) != np.float32:
+        return math.tanh
+    exp = make_exp(np.float32)
+    one, two, series_below = np.float32(1), np.float32(2), TANH_SERIES_BELOW
+
+    def tanh(v):
+        a = abs(v)
+        w = a * a
+        series = a + a * (w * (C1 + w * (C2 + w * (C3 + w * (C4 + w * (C5 + w * (C6 + w * C7)))))))
+        beyond = one - two / (exp(a + a) + one)
+        return math.copysign(series if a < series_below else beyond, v)
+
+    return jitable(tanh)

@@ -6,6 +6,7 @@ against the reference's textbook composition, on the BLAS + kernel path and the
 row-parallel path, in float64 and float32.
 """
 
+import math
 import warnings
 
 import numpy as np
@@ -27,22 +28,20 @@ def fused():
     return get_backend("fused")
 
 
-def compiled_exp(dtype):
-    """The fused exp of ``dtype``, applied to a whole 1-D array by a loop compiled here."""
+def compiled_exp(dtype, maker="make_exp"):
+    """The fused exp (or tanh) of ``dtype``, applied to a whole 1-D array by a loop compiled here."""
     import numba
 
-    make_exp = kernel_module("fused_exp").make_exp
-
-    exp = make_exp(dtype)
+    function = getattr(kernel_module("fused_exp"), maker)(dtype)
 
     @numba.njit
-    def exp_all(x, out):
+    def apply_all(x, out):
         for i in range(x.shape[0]):
-            out[i] = exp(x[i])
+            out[i] = function(x[i])
 
     def run(x):
         out = np.empty_like(x)
-        exp_all(x, out)
+        apply_all(x, out)
         return out
 
     return run
@@ -62,6 +61,36 @@ def test_float32_exp_is_within_two_float32_ulp_everywhere(fused):
     exact = np.exp(x.astype(np.float64))  # the float32 input's exp, before rounding to float32
     ulps = np.abs(got - exact) / np.spacing(exact.astype(np.float32)).astype(np.float64)
     assert ulps.max() <= 2
+
+
+def test_float32_tanh_is_within_two_float32_ulp_everywhere(fused):
+    rng = np.random.default_rng(1)
+    x = np.concatenate([np.linspace(-12, 12, 400_001), rng.normal(scale=2, size=100_000),
+                        np.geomspace(1e-30, 0.7, 50_000), -np.geomspace(1e-30, 0.7, 50_000)]).astype(np.float32)
+    got = compiled_exp(np.float32, "make_tanh")(x)
+    assert got.dtype == np.float32
+    exact = np.tanh(x.astype(np.float64))
+    ulps = np.abs(got - exact) / np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64)
+    assert ulps.max() <= 2, f"{ulps.max():.2f} ulp at x = {x[np.argmax(ulps)]}"
+    # Either side of the switch from the series to the exp form, no worse.
+    edge = np.float32(0.55) + np.arange(-50, 50, dtype=np.float32) * np.spacing(np.float32(0.55))
+    edge_exact = np.tanh(edge.astype(np.float64))
+    edge_ulps = np.abs(compiled_exp(np.float32, "make_tanh")(edge) - edge_exact) / np.spacing(edge_exact.astype(np.float32))
+    assert edge_ulps.max() <= 2
+
+
+def test_float32_tanh_keeps_nan_the_sign_of_zero_and_saturates(fused):
+    x = np.array([np.nan, 0.0, -0.0, np.inf, -np.inf, 50.0, -1000.0, 1e-30], np.float32)
+    got = compiled_exp(np.float32, "make_tanh")(x)
+    assert np.isnan(got[0])
+    assert got[1] == 0 and not np.signbit(got[1]) and got[2] == 0 and np.signbit(got[2])
+    assert got[3:7].tolist() == [1.0, -1.0, 1.0, -1.0]
+    assert got[7] == np.float32(1e-30)
+
+
+def test_float64_tanh_is_the_libm_one(fused):
+    x = np.random.default_rng(2).normal(scale=3, size=1000)
+    np.testing.assert_array_equal(compiled_exp(np.float64, "make_tanh")(x), np.vectorize(math.tanh)(x))
 
 
 @pytest.mark.parametrize("dtype,limit", [(np.float64, 708.0), (np.float32, 87.0)])

@@ -35,6 +35,7 @@ from .row_rule import RowSplit
 layers = kernel_module("fused_layers")
 rows = kernel_module("fused_rows")
 make_exp = kernel_module("fused_exp").make_exp
+make_tanh = kernel_module("fused_exp").make_tanh
 sparse_products = kernel_module("fused_sparse")
 backprop = kernel_module("fused_backprop")
 
@@ -72,8 +73,9 @@ class FusedOps(NumpyOps):
 
         self.jit = numba_jit(numba, fastmath=FASTMATH)
         self.loops = get_backend("numba")
-        # One activation table per dtype, each built on that dtype's vectorising exp.
-        self.activations = {dtype: maths.compile_for_numba(maths.activation_table(exp=make_exp(dtype)))
+        # One activation table per dtype, each built on that dtype's vectorising exp (and tanh).
+        self.activations = {dtype: maths.compile_for_numba(maths.activation_table(exp=make_exp(dtype),
+                                                                                  tanh=make_tanh(dtype)))
                             for dtype in (numpy.dtype(numpy.float64), numpy.dtype(numpy.float32))}
         self.losses = maths.compile_for_numba(maths.loss_table())
         self.split = RowSplit(numba, self.jit)
