@@ -116,9 +116,6 @@ def activation_table(exp=exp, tanh=math.tanh):
     def sigmoid_grad(h):
         return h * (type(h)(1) - h)
 
-    def tanh_activation(z):
-        return tanh(z)
-
     def tanh_grad(h):
         return type(h)(1) - h * h
 
@@ -135,7 +132,7 @@ def activation_table(exp=exp, tanh=math.tanh):
     return {
         "identity": Activation(identity, identity_grad),
         "sigmoid": Activation(sigmoid, sigmoid_grad),
-        "tanh": Activation(tanh_activation, tanh_grad),
+        "tanh": Activation(tanh, tanh_grad),
         "relu": Activation(relu, relu_grad),
         "softmax": Activation(exp, softmax_grad, rowwise=True, rows=make_softmax_rows(exp)),
     }
@@ -216,17 +213,25 @@ def cross_entropy_entry(binary):
 _registered = set()  # each function is registered with Numba once
 
 
-def jitable(fn):
+def jitable(fn, *, inline=False):
     """Let Numba compile and inline calls to the Python function ``fn``; returns ``fn`` unchanged.
 
     ``numba.extending.register_jitable`` leaves the function as it is (interpreted
     Python still calls it) and tells Numba how to compile a call to it, so a kernel
     that calls ``forward(z)`` inlines it. Each function is registered once.
+
+    Parameters
+    ----------
+    fn : function
+    inline : bool, default False
+        Numba puts ``fn``'s code into each caller itself, rather than leaving that to
+        LLVM's inliner, which declines a large function: a loop that still calls one
+        is not vectorised.
     """
     if isinstance(fn, types.FunctionType) and fn not in _registered:  # math.exp and co. are native
         from numba.extending import register_jitable
 
-        register_jitable(fn)
+        register_jitable(inline="always" if inline else "never")(fn)
         _registered.add(fn)
     return fn
 

@@ -1,4 +1,4 @@
-"""An exp that vectorises, for the fused kernels' sigmoid and softmax, and a float32 tanh built on it.
+"""An exp that vectorises, for the fused kernels' sigmoid and softmax, and a tanh built on it.
 
 Without Intel's SVML, Numba compiles ``math.exp`` to a scalar libm call (~6 ns a
 float64), and a loop that calls it cannot vectorise. The exp made here is plain
@@ -15,12 +15,11 @@ lacks for 64-bit integers) is needed. That trick needs ``(t + S) - S`` computed 
 written: kernels that call this exp are compiled with ``fastmath`` limited to
 ``contract`` (fused multiply-add), never ``reassoc``, which would simplify it away.
 
-``math.tanh`` is a scalar libm call too: 23.5 ns a float32 on an AVX2 EPYC, where
-NumPy's vectorised float32 tanh takes 2.6 ns, so a tanh layer in float32 was several
-times slower fused than numpy. ``make_tanh(float32)`` is arithmetic: a Taylor series
-near 0, and 1 - 2 / (exp(2|x|) + 1) beyond (0.8 ns, within 2 float32 ulp). In float64
-the libm call stays: 29 ns against NumPy's 19, and a float64 series would need twice
-the terms.
+``math.tanh`` is a scalar libm call too: 23.5 ns a float32 and 29 ns a float64 on an
+AVX2 EPYC, where NumPy's tanh takes 2.6 ns (float32, vectorised) and 19 ns (float64), so
+tanh layers were slower fused than numpy. ``make_tanh`` is arithmetic: a series (float32)
+or a rational function (float64) near 0, and 1 - 2 / (exp(2|x|) + 1) beyond, within 2
+ulp in either dtype.
 
 This module imports numba: only the fused backend imports it.
 """
@@ -151,34 +150,65 @@ def make_exp(dtype):
     return jitable(exp)
 
 
-# tanh's Taylor series in float32, x + x**3 (C1 + C2 x**2 + ... + C7 x**12) (the
-# coefficients are 2**2n (2**2n - 1) B_2n / (2n)!, B the Bernoulli numbers), used for
-# |x| < TANH_SERIES_BELOW. Up to there the first term left out (5.9e-4 x**17) is under
-# one float32 ulp of tanh (0.8 at 0.55); from there on 1 - 2 / (exp(2|x|) + 1) subtracts
-# a number of at most 0.5 from 1, which loses at most a fraction of a bit. Measured: at
-# most 1.62 ulp (tests/test_fused_kernels.py holds it to 2).
-TANH_SERIES_BELOW = np.float32(0.55)
+# tanh(v) = copysign(tanh |v|, v), and tanh a, for a = |v|, is computed two ways:
+# * below TANH_NEAR_ZERO_BELOW[dtype], a + a**3 R(a**2), R approximating (tanh a - a) / a**3
+#   (about -1/3): the added term is at most a fifth of the result, so its own rounding
+#   errors reach the result a fifth as large;
+# * from there on, 1 - 2 / (exp(2a) + 1), which subtracts a number of at most 0.5 from 1
+#   and so loses at most a fraction of a bit. It goes to 1 for large a, inf included.
+# Measured over +-12, normal samples and 1e-300 .. 1.2 (tests/test_fused_kernels.py
+# holds both to 2 ulp): float32 at most 1.62 float32 ulp, float64 at most 1.42 ulp.
+#
+# float32: R is tanh's Taylor series to a**15 (C_n = 2**2n (2**2n - 1) B_2n / (2n)!, B the
+# Bernoulli numbers). Up to 0.55 the first term left out (5.9e-4 a**17) is under one
+# float32 ulp of tanh (0.8 at 0.55).
 C1, C2, C3, C4, C5, C6, C7 = (np.float32(c) for c in (
     -1 / 3, 2 / 15, -17 / 315, 62 / 2835, -1382 / 155925, 21844 / 6081075, -929569 / 638512875))
 
 
-def make_tanh(dtype):
-    """A scalar ``tanh(v)`` for ``dtype``: in float32 arithmetic that vectorises, in float64 ``math.tanh``.
+@register_jitable
+def tanh_near_zero_float32(a):
+    """tanh(a) for 0 <= a < 0.55 in float32, by its Taylor series."""
+    w = a * a
+    return a + a * (w * (C1 + w * (C2 + w * (C3 + w * (C4 + w * (C5 + w * (C6 + w * C7)))))))
 
-    The float32 one is within 2 float32 ulp of the exact value, keeps NaN and the sign
-    of zero, and gives +-1 for +-inf.
+
+# float64: the series would need about twice the terms; R is instead the [3/4] Pade
+# approximant of (tanh a - a) / a**3 in w = a**2 (P(w) / Q(w), matching its Taylor series
+# to w**7; the same as a convergent of Lambert's continued fraction for tanh). Up to 0.75
+# it is within 2e-19 relative of tanh (0.002 ulp).
+P0, P1, P2, P3 = -1 / 3, -2 / 85, -2 / 5355, -4 / 3132675
+Q1, Q2, Q3, Q4 = 8 / 17, 7 / 255, 4 / 9945, 1 / 765765
+
+
+@register_jitable
+def tanh_near_zero_float64(a):
+    """tanh(a) for 0 <= a < 0.75 in float64, by a Pade approximant."""
+    w = a * a
+    return a + a * w * ((P0 + w * (P1 + w * (P2 + w * P3))) / (1.0 + w * (Q1 + w * (Q2 + w * (Q3 + w * Q4)))))
+
+
+TANH_NEAR_ZERO = {np.dtype(np.float32): (tanh_near_zero_float32, np.float32(0.55)),
+                  np.dtype(np.float64): (tanh_near_zero_float64, 0.75)}
+
+
+def make_tanh(dtype):
+    """A scalar ``tanh(v)`` for ``dtype`` (float64 or float32) in arithmetic that vectorises.
+
+    Within 2 ulp of the exact value in either dtype; keeps NaN and the sign of zero,
+    and gives +-1 for +-inf. Numba inlines it into its callers itself (see
+    :func:`fastnet.maths.jitable`): LLVM's inliner finds the float64 one too large, and a
+    loop that calls a function stays scalar (4.2 ns a value, against 2.3 inlined).
     """
-    if np.dtype(dtype) != np.float32:
-        return math.tanh
-    exp = make_exp(np.float32)
-    one, two, series_below = np.float32(1), np.float32(2), TANH_SERIES_BELOW
+    dtype = np.dtype(dtype)
+    near_zero, below = TANH_NEAR_ZERO[dtype]
+    exp = make_exp(dtype)
+    one, two = dtype.type(1), dtype.type(2)
 
     def tanh(v):
         a = abs(v)
-        w = a * a
-        series = a + a * (w * (C1 + w * (C2 + w * (C3 + w * (C4 + w * (C5 + w * (C6 + w * C7)))))))
         beyond = one - two / (exp(a + a) + one)
         # Both forms are computed and one is picked: a select, which LLVM vectorises.
-        return math.copysign(series if a < series_below else beyond, v)
+        return math.copysign(near_zero(a) if a < below else beyond, v)
 
-    return jitable(tanh)
+    return jitable(tanh, inline=True)
