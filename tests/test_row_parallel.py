@@ -68,6 +68,36 @@ def test_dense_rows_matches_the_reference(fused, kind, parts, dtype):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("parts", [2, 3])
 @pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("m", [1, 3])
+def test_dense_columns_matches_the_reference(fused, m, kind, parts, dtype):
+    X, W, b, _, _ = _data(m, 64, 31, dtype)
+    got, ref = np.full((m, 31), np.nan, dtype), np.empty((m, 31), dtype)  # every entry must be written
+    fused.kernel(rows().make_dense_columns, dtype, kind)(X, W, b, got, parts)
+    reference_ops().dense(X, W, b, kind, ref)
+    _close(got, ref, dtype)
+
+
+def test_a_one_row_layer_splits_its_output_neurons(fused, all_cores_free, monkeypatch):
+    # A single prediction through a wide layer has one row: it is split by W's rows
+    # (output neurons), where a row split would leave every thread but one idle.
+    asked = []
+    parts = fused.split.parts
+    monkeypatch.setattr(fused.split, "parts", lambda count, work, *arrays: asked.append(count) or parts(count, work, *arrays))
+    X, W, b, _, _ = _data(1, 784, 1024, "float64")
+    layer = fused.dense_function(1, 784, 1024, "sigmoid")
+    got, ref = np.empty((1, 1024)), np.empty((1, 1024))
+    layer(X, W, b, got)
+    reference_ops().dense(X, W, b, "sigmoid", ref)
+    _close(got, ref, "float64")
+    assert asked == [1024] and parts(1024, 784 * 1024) >= 2
+    asked.clear()
+    fused.dense_function(2, 784, 1024, "sigmoid")(np.vstack([X, X]), W, b, np.empty((2, 1024)))
+    assert asked == [2]  # two rows or more: blocks of rows
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("parts", [2, 3])
+@pytest.mark.parametrize("kind", KINDS)
 def test_hidden_delta_rows_matches_the_reference(fused, kind, parts, dtype):
     _, W, _, H, delta = _data(301, 30, 10, dtype)
     got, ref = np.empty((301, 30), dtype), np.empty((301, 30), dtype)

@@ -133,6 +133,8 @@ class FusedOps(NumpyOps):
             made = factory(block_sums)
         elif factory is rows.make_dense_rows:
             made = factory(layers.make_bias_activation(activations[names[0]]))
+        elif factory is rows.make_dense_columns:
+            made = factory(activations[names[0]].forward)
         else:
             block_delta = rows.make_block_delta(layers.make_activation_backward(activations[names[0]]))
             made = factory(block_delta) if factory is rows.make_hidden_delta_rows else factory(block_sums, block_delta)
@@ -164,21 +166,24 @@ class FusedOps(NumpyOps):
         work = m * n_in * n_out
         if kind == "softmax" or self.split.off is not None or work // TUNING.parallel_min_work < 2:
             return self._serial_layer(work, kind)  # never split, whatever the load
-        split = {dtype: self.kernel(rows.make_dense_rows, dtype, kind) for dtype in self.activations}
+        # Blocks of rows; a single row (one prediction) has none to split, so its output
+        # neurons are split instead: each thread reads its own rows of W.
+        factory, count = (rows.make_dense_columns, n_out) if m == 1 else (rows.make_dense_rows, m)
+        split = {dtype: self.kernel(factory, dtype, kind) for dtype in self.activations}
         serial = self._serial_layer(work, kind)
         blocks = self.split.parts
 
-        def row_parallel_layer(X, W, b, out):
-            # dense()'s row-parallel case with its checks made once: only X comes from
+        def parallel_layer(X, W, b, out):
+            # dense()'s parallel case with its checks made once: only X comes from
             # outside the network's own contiguous buffers of one dtype. The block count
             # is asked each call: it follows the cores other processes leave free.
-            n = blocks(m, work)
+            n = blocks(count, work)
             if n and X.flags.c_contiguous and X.dtype == out.dtype:
                 split[out.dtype](X, W, b, out, n)
                 return out
             return serial(X, W, b, out)
 
-        return row_parallel_layer
+        return parallel_layer
 
     def _serial_layer(self, work, kind):
         """dense()'s serial case with its choices made once: a one-sample layer is a few
