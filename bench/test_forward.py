@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 
+import fastnet
+
 from .conftest import record
 from .peers import numpy_forward
-from .workloads import FORWARD_SHAPES, TUTORIAL_FORWARD, forward_input, forward_network, reference_ops
+from .workloads import FORWARD_SHAPES, LARGE, TUTORIAL_FORWARD, forward_input, forward_network, reference_ops
 
 
 @pytest.mark.parametrize("shape", FORWARD_SHAPES)
@@ -27,3 +29,18 @@ def test_forward_one_vector_plain_numpy(benchmark, shape):
     np.testing.assert_allclose(numpy_forward(x, net.weights, net.biases), net.forward(x), rtol=1e-12)
     record(benchmark, f"forward {shape}", "plain numpy (peer)")
     benchmark(numpy_forward, x, net.weights, net.biases)
+
+
+def test_forward_one_vector_wide(benchmark, backend):
+    # One prediction through the large case's network (784-1024-1024-10): its product
+    # reads 7 MB of weights, so a backend on one thread is bound by one core's share of
+    # the memory bandwidth. Fused splits a one-row layer by its output neurons.
+    if backend == "python":
+        pytest.skip("interpreted loops: 1.8 million multiply-adds a call take seconds; 100-100-50-10 has their row")
+    layers = LARGE[1]
+    net = fastnet.Network(layers, backend=backend, seed=0)
+    x = np.random.default_rng(1).normal(size=layers[0])
+    reference = fastnet.Network(layers, backend=reference_ops(), seed=0).forward(x)
+    np.testing.assert_allclose(np.asarray(net.forward(x)), reference, rtol=1e-10)
+    record(benchmark, f"forward one vector {'-'.join(map(str, layers))}", backend)
+    benchmark(net.forward, x)
