@@ -96,7 +96,8 @@ def activation_table(exp=exp, tanh=math.tanh):
     exp : callable
         The scalar exponential the sigmoid and the softmax call.
     tanh : callable, default math.tanh
-        The scalar hyperbolic tangent the tanh activation calls.
+        The scalar hyperbolic tangent: the tanh activation's forward itself, so that a
+        kernel calls it with no wrapper between (see :func:`jitable` on inlining).
 
     Returns
     -------
