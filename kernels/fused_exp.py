@@ -151,7 +151,7 @@ def make_exp(dtype):
 
 
 # tanh(v) = copysign(tanh |v|, v), and tanh a, for a = |v|, is computed two ways:
-# * below TANH_NEAR_ZERO_BELOW[dtype], a + a**3 R(a**2), R approximating (tanh a - a) / a**3
+# * below the switch of TANH_NEAR_ZERO[dtype], a + a**3 R(a**2), R approximating (tanh a - a) / a**3
 #   (about -1/3): the added term is at most a fifth of the result, so its own rounding
 #   errors reach the result a fifth as large;
 # * from there on, 1 - 2 / (exp(2a) + 1), which subtracts a number of at most 0.5 from 1

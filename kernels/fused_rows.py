@@ -10,7 +10,8 @@ all of a block's work, its product (single-threaded BLAS) and its activation, so
 the block stays in that core's cache: the same layer takes 41 us. A batch of one row
 (a single prediction) splits its output neurons instead (:func:`make_dense_columns`).
 
-Every row of the result is computed as the serial kernels compute it. Weight and
+Every row of the result is computed as the serial kernels compute it (the column split's
+products are matrix-vector products of W's blocks, equal to rounding). Weight and
 bias gradients are sums over rows, so each block adds up its own rows and the
 blocks' sums are added in block order: the same result for the same number of
 blocks, whichever thread ran which block.
