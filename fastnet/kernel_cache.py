@@ -22,16 +22,28 @@ writes both; two processes saving different entries of one function at once pick
 same name, and the index of one then points at the code of the other. A factory's
 kernels (one per activation) share one index, so a relu layer could load a sigmoid's
 code: it happened here once, after MPI tests compiled in parallel.
+
+Kernels loaded from the cache must also never share a symbol name
+(:func:`unique_symbols`): Numba numbers the functions it compiles from 1 in every
+process, and two cached kernels whose callees got the same number in two processes
+would, once both are loaded into a third, run one body for both.
 """
 
 import contextlib
 import functools
 import os
+import secrets
 import sys
 
 LOCK_NAME = "fastnet.lock"  # in the cache folder: held while a kernel's cache entry is read or written
 
 ENV = "FASTNET_CACHE_DIR"
+
+# The folder, in cache_dir(), of Numba's cache files. Until 2026-12-07 it was
+# OLD_NUMBA_FOLDER, whose entries were compiled with Numba's counted function ids: they
+# can share symbol names (see unique_symbols), so they are never read again.
+NUMBA_FOLDER = "numba-unique-symbols"
+OLD_NUMBA_FOLDER = "numba"
 
 
 def cache_dir(environ=None):
@@ -48,7 +60,13 @@ def cache_dir(environ=None):
 
 def numba_cache_dir():
     """The folder Numba will cache fastnet's kernels in: the user's NUMBA_CACHE_DIR, else :func:`cache_dir`."""
-    return os.environ.get("NUMBA_CACHE_DIR") or os.path.join(cache_dir(), "numba")
+    return os.environ.get("NUMBA_CACHE_DIR") or os.path.join(cache_dir(), NUMBA_FOLDER)
+
+
+def unused_cache_folders():
+    """Folders of fastnet's cache that no version of fastnet reads any more (safe to delete), those that exist."""
+    old = os.path.join(cache_dir(), OLD_NUMBA_FOLDER)
+    return [old] if os.path.isdir(old) else []
 
 
 @contextlib.contextmanager
@@ -67,6 +85,50 @@ def kernels_cached_in_user_folder(numba):
         yield
     finally:
         config.CACHE_DIR = before
+
+
+class RandomFunctionIds:
+    """Endless random 64-bit ids, one for each function Numba compiles (see :func:`unique_symbols`).
+
+    Drawn from the operating system (``secrets``), not from a seeded generator, so that
+    forked processes do not draw the same ones.
+    """
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return secrets.randbits(64)
+
+
+def unique_symbols():
+    """Give every function Numba compiles from now on, in this process, a random id; return whether it could.
+
+    Numba names a compiled function's machine-code symbol after its qualified name and
+    an id, ``FunctionIdentity._unique_ids``, a counter that starts at 1 in every process.
+    A kernel's callees are closures made by factories (``bias_activation`` of tanh and
+    of sigmoid have one qualified name), so two processes that compile the same kernels
+    in the same order give the tanh kernel's callee and the sigmoid kernel's callee one
+    symbol, and cache both. A third process that loads both kernels from the cache links
+    the second kernel's call to the body loaded first (LLVM keeps one definition of a
+    name): on 2026-12-07, tanh's whole-backprop gradients came out of the sigmoid code,
+    0.04 off, with no error (``tests/test_kernel_cache.py`` rebuilds that case; Numba's
+    issue is numba/numba#10486). With a random 64-bit id per function, the odds that any
+    two of 5,000 cached functions share one are below one in 10**12 (n**2 / 2**65). The
+    ids only name symbols, in this process, for every library that uses Numba in it;
+    nothing else reads them.
+
+    Returns False where this Numba has no such counter, and leaves Numba as it was: the
+    caller then compiles without the disk cache, slower to start but never wrong.
+    """
+    from numba.core import bytecode
+
+    identity = getattr(bytecode, "FunctionIdentity", None)
+    if identity is None or not hasattr(identity, "_unique_ids"):
+        return False
+    if not isinstance(identity._unique_ids, RandomFunctionIds):
+        identity._unique_ids = RandomFunctionIds()
+    return True
 
 
 @contextlib.contextmanager

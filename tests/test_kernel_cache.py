@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from fastnet.kernel_cache import cache_dir, kernels_cached_in_user_folder, numba_cache_dir
+from fastnet.kernel_cache import NUMBA_FOLDER, cache_dir, kernels_cached_in_user_folder, numba_cache_dir
 
 
 def test_cache_folder_follows_fastnet_s_variable_then_xdg_then_home(tmp_path):
@@ -18,7 +18,7 @@ def test_numba_s_own_variable_wins(monkeypatch, tmp_path):
     assert numba_cache_dir() == str(tmp_path / "mine")
     monkeypatch.delenv("NUMBA_CACHE_DIR")
     monkeypatch.setenv("FASTNET_CACHE_DIR", str(tmp_path / "fn"))
-    assert numba_cache_dir() == str(tmp_path / "fn" / "numba")
+    assert numba_cache_dir() == str(tmp_path / "fn" / NUMBA_FOLDER)
 
 
 def test_a_kernel_is_cached_in_the_user_folder_and_numba_s_setting_comes_back(monkeypatch, tmp_path):
@@ -33,7 +33,7 @@ def test_a_kernel_is_cached_in_the_user_folder_and_numba_s_setting_comes_back(mo
 
     assert numba_jit(numba)(twice)(1.5) == 3.0
     assert numba.config.CACHE_DIR == ""
-    saved = [f for _, _, files in os.walk(tmp_path / "numba") for f in files]
+    saved = [f for _, _, files in os.walk(tmp_path / NUMBA_FOLDER) for f in files]
     assert any(f.endswith(".nbi") for f in saved) and any(f.endswith(".nbc") for f in saved), saved
 
 
@@ -50,7 +50,7 @@ def test_a_kernel_waits_for_the_cache_lock_another_process_holds(tmp_path):
     pytest.importorskip("numba")
     from fastnet.kernel_cache import LOCK_NAME
 
-    folder = tmp_path / "numba"
+    folder = tmp_path / NUMBA_FOLDER
     folder.mkdir()
     script = tmp_path / "kernel_user.py"  # a file: Numba caches only functions it can find the source of
     script.write_text("import numba\nfrom fastnet.backends.loop_ops import numba_jit\n\n\ndef twice(x):\n"
@@ -71,3 +71,101 @@ def test_a_kernel_waits_for_the_cache_lock_another_process_holds(tmp_path):
     assert child.returncode == 0 and out.strip() == "3.0"
     saved = [f for _, _, files in os.walk(folder) for f in files]
     assert any(f.endswith(".nbc") for f in saved)  # it compiled and saved once the lock was free
+
+
+def test_without_numba_s_function_counter_kernels_compile_but_are_not_cached(monkeypatch, tmp_path):
+    # A Numba whose functions cannot be given ids of their own: its cached kernels could share
+    # symbols, so nothing is cached, and the kernel still runs.
+    numba = pytest.importorskip("numba")
+    from numba.core import bytecode
+
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("FASTNET_CACHE_DIR", str(tmp_path))
+    # A stand-in with no counter, whose one method Numba's compiler calls is the real class's.
+    without_counter = type("FunctionIdentity", (), {"from_function": bytecode.FunctionIdentity.from_function})
+    monkeypatch.setattr(bytecode, "FunctionIdentity", without_counter)
+    from fastnet.backends.loop_ops import numba_jit
+
+    def thrice(x):
+        return 3.0 * x
+
+    assert numba_jit(numba)(thrice)(1.5) == 4.5
+    assert not os.path.exists(tmp_path / NUMBA_FOLDER)
+
+
+# For each hidden activation named on the command line, in order: the gap between the fused
+# whole-backprop kernel's gradients (2 blocks of rows) and the reference's.
+GRADIENT_GAPS = """\
+import sys
+import numpy as np
+import fastnet
+from fastnet.backends import get_backend
+from fastnet.backends.fused import row_rule
+from fastnet.backends.reference import Ops
+
+fused = get_backend("fused")
+fused.split.threads = max(fused.split.threads, 2)
+row_rule.free_cores = lambda: 2  # 2 blocks, whatever else runs on this machine
+rng = np.random.default_rng(1)
+X = rng.normal(size=(301, 20))
+Y = np.eye(4)[rng.integers(0, 4, 301)]
+for activation in sys.argv[1:]:
+    grads = []
+    for ops in (fused, Ops()):
+        net = fastnet.Network([20, 24, 4], activation=activation, output_activation="sigmoid", loss="mse", seed=4,
+                              backend=ops)
+        with net.ops.running():
+            net._backprop(X, Y)
+        grads.append([np.array(g) for pair in net._grads for g in pair])
+    print(activation, max(float(np.max(np.abs(a - b))) for a, b in zip(*grads)))
+"""
+
+
+@pytest.mark.slow  # four processes that compile
+def test_kernels_cached_by_different_processes_keep_their_own_callees(tmp_path):
+    # Two processes with the same history compile the sigmoid and the tanh kernel; a third
+    # loads both. With Numba's counted function ids, the callees of both kernels had one
+    # symbol name, and the second kernel loaded ran the first one's activation: tanh's
+    # gradients came out 0.04 off. Each kernel must run its own.
+    import subprocess
+    import sys
+
+    from fastnet.backends import get_backend
+
+    from .conftest import require_backend
+
+    require_backend("fused")
+    if get_backend("fused").split.scipy_blas is None:
+        pytest.skip("the whole-backprop kernel needs SciPy's own BLAS, not found here")
+    script = tmp_path / "gradient_gaps.py"
+    script.write_text(GRADIENT_GAPS)
+    env = dict(os.environ, FASTNET_CACHE_DIR=str(tmp_path / "cache"))
+    env.pop("NUMBA_CACHE_DIR", None)
+
+    def gaps(*activations):
+        run = subprocess.run([sys.executable, str(script), *activations], capture_output=True, text=True, env=env,
+                             timeout=600)
+        assert run.returncode == 0, run.stderr[-2000:]
+        return [(line.split()[0], float(line.split()[1])) for line in run.stdout.splitlines()]
+
+    gaps()  # the kernels every run compiles first (the launch probe), cached: the next two start alike
+    assert gaps("sigmoid")[0][1] < 1e-12 and gaps("tanh")[0][1] < 1e-12
+    for order in (("sigmoid", "tanh"), ("tanh", "sigmoid")):
+        both = gaps(*order)
+        assert [name for name, _ in both] == list(order)
+        assert all(gap < 1e-12 for _, gap in both), both
+
+
+def test_info_names_the_old_cache_folder_as_safe_to_delete(monkeypatch, tmp_path, capsys):
+    from fastnet.cli import main
+    from fastnet.kernel_cache import OLD_NUMBA_FOLDER
+
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("FASTNET_CACHE_DIR", str(tmp_path))
+    assert main(["info"]) == 0
+    assert "safe to delete" not in capsys.readouterr().out
+    (tmp_path / OLD_NUMBA_FOLDER).mkdir()
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert f"compiled kernels cached in: {tmp_path / NUMBA_FOLDER}" in out
+    assert f"no longer read by fastnet, safe to delete: {tmp_path / OLD_NUMBA_FOLDER}" in out

@@ -14,6 +14,8 @@ import sys
 
 import pytest
 
+from fastnet.kernel_cache import NUMBA_FOLDER
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 pytestmark = pytest.mark.slow
@@ -65,7 +67,7 @@ def test_main_command_then_test_install_leave_a_working_fastnet(tmp_path):
     site = site.strip()
     left = [f for _, _, files in os.walk(site) for f in files if f.endswith((".nbi", ".nbc"))]
     assert left == [], f"compiled kernels cached inside the install: {left[:3]}"
-    cached = [f for _, _, files in os.walk(cache / "fastnet" / "numba") for f in files if f.endswith(".nbc")]
+    cached = [f for _, _, files in os.walk(cache / "fastnet" / NUMBA_FOLDER) for f in files if f.endswith(".nbc")]
     assert cached, "the main command compiled kernels, but none were cached in the user cache folder"
 
     install = sh(readme_block("test-command").split(" && ")[0])

@@ -15,7 +15,7 @@ the numba backend 3.5x slower than idle; on one thread it stays within 1.25x
 import numpy
 
 from .. import maths
-from ..kernel_cache import kernels_cached_in_user_folder, lock_cache
+from ..kernel_cache import kernels_cached_in_user_folder, lock_cache, unique_symbols
 from ..kernel_modules import kernel_module
 from .reference import Ops, check_activation, loss_of
 
@@ -154,10 +154,13 @@ def numba_jit(numba, **options):
     update over 79 510 parameters: 433 -> 150 us float64, 406 -> 62 us float32).
     Compiled code is cached on disk, in the user's cache folder rather than the
     install (:mod:`fastnet.kernel_cache` says why and where), so only the first run
-    on a machine compiles. Numba's cache keys on a kernel's source file and closure,
-    not on these options: after changing them, delete that folder.
+    on a machine compiles, and only where each compiled function gets a symbol name of
+    its own (:func:`~fastnet.kernel_cache.unique_symbols`). Numba's cache keys on a
+    kernel's source file and closure, not on these options: after changing them, delete
+    that folder.
     """
-    defaults = {**dict(cache=True, fastmath=NUMBA_FASTMATH, error_model="numpy"), **options}
+    cache = unique_symbols()
+    defaults = {**dict(cache=cache, fastmath=NUMBA_FASTMATH, error_model="numpy"), **options}
 
     def jit(fn, **more):
         """``fn`` compiled with the defaults, updated by ``more`` (e.g. ``parallel=True``)."""

@@ -4,7 +4,7 @@ import importlib
 import platform
 
 from ..backends import BACKENDS, backend_status, resolve_name
-from ..kernel_cache import numba_cache_dir
+from ..kernel_cache import numba_cache_dir, unused_cache_folders
 from ..machine import cpu_description, numpy_blas
 from ..tuning import TUNING, available_cores
 
@@ -70,6 +70,8 @@ def run(_args):
                   f"free, from {2 * TUNING.parallel_min_work:,} multiply-adds a layer; serial on a busy machine or "
                   "where that cannot run (decided when fused is first used)")
     print(f"compiled kernels cached in: {numba_cache_dir()}")
+    for folder in unused_cache_folders():
+        print(f"  no longer read by fastnet, safe to delete: {folder}")
     print("tuning (fastnet/tuning.py; `python -m bench.tuning NAME` times both sides of one rule):")
     for line in TUNING.describe():
         print(f"  {line}")
