@@ -27,10 +27,18 @@ Kernels loaded from the cache must also never share a symbol name
 (:func:`unique_symbols`): Numba numbers the functions it compiles from 1 in every
 process, and two cached kernels whose callees got the same number in two processes
 would, once both are loaded into a third, run one body for both.
+
+And an entry is read only while fastnet's sources are those it was compiled from
+(:func:`sources_fingerprint`). Numba checks only the kernel's own file, and its key
+names a module-level callee (a function of ``fastnet/maths.py``, say) by its name, not
+its code: after an edit of that callee, or a ``git pull`` into an editable install,
+the kernel would run the old callee.
 """
 
 import contextlib
 import functools
+import hashlib
+import importlib.util
 import os
 import secrets
 import sys
@@ -164,6 +172,32 @@ def lock_cache(dispatcher, numba):
     return dispatcher
 
 
+# The packages whose functions a compiled kernel may call: their sources decide what a kernel computes.
+SOURCE_PACKAGES = ("fastnet", "fastnet.kernels")
+
+
+@functools.lru_cache(maxsize=None)
+def sources_fingerprint():
+    """A SHA-256 of every ``.py`` file of :data:`SOURCE_PACKAGES` (path and contents), read once a process.
+
+    Part of each cached kernel's stamp (see :func:`lock_cache`): any change to fastnet's
+    sources makes every kernel compile again on its next use, and its new entries
+    replace the old ones. An install from a wheel never changes, so this costs only
+    those who edit fastnet (a first run after an edit compiles, 15-25 s on 2 cores).
+    """
+    digest = hashlib.sha256()
+    for package in SOURCE_PACKAGES:
+        for folder in importlib.util.find_spec(package).submodule_search_locations:
+            for root, dirs, files in os.walk(folder):
+                dirs.sort()
+                for name in sorted(f for f in files if f.endswith(".py")):
+                    path = os.path.join(root, name)
+                    digest.update(os.path.relpath(path, folder).encode() + b"\0")
+                    with open(path, "rb") as fh:
+                        digest.update(fh.read() + b"\0")
+    return digest.hexdigest()
+
+
 @functools.lru_cache(maxsize=None)
 def _locked_function_cache():
     from numba.core.caching import FunctionCache
@@ -172,6 +206,15 @@ def _locked_function_cache():
         """Numba's cache of one function, its index and data files read and written under the folder's lock."""
 
         lock_folder = None
+
+        def __init__(self, py_func):
+            super().__init__(py_func)
+            # Numba's stamp is the kernel file's time and size: an index with another
+            # stamp is read as empty and then overwritten. With fastnet's sources in it, an
+            # entry compiled from other sources is never read, and no stale ones pile up.
+            cache_file = getattr(self, "_cache_file", None)
+            if cache_file is not None and hasattr(cache_file, "_source_stamp"):
+                cache_file._source_stamp = (cache_file._source_stamp, sources_fingerprint())
 
         def load_overload(self, sig, target_context):
             with cache_lock(self.lock_folder):

@@ -169,3 +169,62 @@ def test_info_names_the_old_cache_folder_as_safe_to_delete(monkeypatch, tmp_path
     out = capsys.readouterr().out
     assert f"compiled kernels cached in: {tmp_path / NUMBA_FOLDER}" in out
     assert f"no longer read by fastnet, safe to delete: {tmp_path / OLD_NUMBA_FOLDER}" in out
+
+
+def test_a_cached_kernel_is_read_only_while_fastnet_s_sources_are_those_it_was_compiled_from(monkeypatch, tmp_path):
+    # Numba's own check is the kernel's file: a callee edited in another file (fastnet/maths.py)
+    # would leave the old code in use. fastnet's sources are part of each entry's stamp.
+    import importlib.util
+
+    numba = pytest.importorskip("numba")
+    from fastnet import kernel_cache
+    from fastnet.backends.loop_ops import numba_jit
+
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("FASTNET_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(numba.config, "CACHE_DIR", "")
+    source = tmp_path / "kernel_source.py"  # a file: Numba caches only functions it can find the source of
+    source.write_text("def twice(x):\n    return 2.0 * x\n")
+    spec = importlib.util.spec_from_file_location("kernel_source", source)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    def loaded_from_disk():
+        kernel = numba_jit(numba)(module.twice)  # a new dispatcher: it compiles, or it loads from the cache
+        assert kernel(1.5) == 3.0
+        return sum(kernel.stats.cache_hits.values()) == 1
+
+    assert not loaded_from_disk()  # compiled and saved
+    assert loaded_from_disk()
+    monkeypatch.setattr(kernel_cache, "sources_fingerprint", lambda: "fastnet's sources, edited")
+    assert not loaded_from_disk()
+    assert loaded_from_disk()  # and the new entry is read from then on
+
+
+def test_the_sources_fingerprint_changes_with_any_python_source_of_the_packages(monkeypatch, tmp_path):
+    import importlib.util
+
+    from fastnet import kernel_cache
+
+    # The real packages hold the kernels and the maths they call.
+    folders = [f for p in kernel_cache.SOURCE_PACKAGES for f in importlib.util.find_spec(p).submodule_search_locations]
+    assert {"maths.py", "neurons.py", "fused_exp.py", "fused_layers.py", "loops.py"} <= {
+        name for folder in folders for name in os.listdir(folder)}
+
+    package = tmp_path / "fingerprinted"
+    (package / "inner").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "inner" / "callee.py").write_text("def f(x):\n    return x\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(kernel_cache, "SOURCE_PACKAGES", ("fingerprinted",))
+
+    def fingerprint():
+        kernel_cache.sources_fingerprint.cache_clear()
+        return kernel_cache.sources_fingerprint()
+
+    before = fingerprint()
+    (package / "notes.txt").write_text("not Python")
+    assert fingerprint() == before
+    (package / "inner" / "callee.py").write_text("def f(x):\n    return 2 * x\n")
+    assert fingerprint() != before
+    kernel_cache.sources_fingerprint.cache_clear()  # the real packages' again, for later tests
