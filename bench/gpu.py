@@ -27,7 +27,10 @@ section that runs out of time keeps, as ``partial``, what it saved as it went
    state (``fit(4)`` minus ``fit(1)``), against its matrix products alone;
 6. ``nccl``: data-parallel training on two GPUs, NCCL summing the gradients, against
    one process (skipped, saying why, on one GPU or without MPI);
-7. ``gpu_tests``: the test suite's ``gpu`` tests, last, each with a time limit of its own.
+7. ``gpu_tests``: the test suite's ``gpu`` tests, each with a time limit of its own;
+8. ``cpu_cores``: last, in the time left, the CPU backends and PyTorch's CPU step on
+   this machine's cores, idle and beside one busy process (:mod:`bench.cores`): the
+   CPU rules were tuned on 2 cores, and the GPU machine has 16.
 
 Without a usable GPU it writes ``{"skipped": reason}`` and exits 0. Run it from a
 checkout with ``PYTHONPATH=$PWD`` (nothing to install on the device machine).
@@ -49,9 +52,11 @@ ROUNDS = 3
 # Seconds each section may take before its process is ended (the whole run must fit in
 # one 10-minute device call, start-up included).
 SECTION_LIMIT_S = 120
-# 520 s in all, 560 where smoke runs twice (see run_device); on one GPU nccl takes a second.
+# 520 s in all for the GPU, 560 where smoke runs twice (see run_device); on one GPU nccl
+# takes a second. cpu_cores comes last (compiling fused's kernels cold is most of it:
+# 38 s on a 2-core VM), so a run cut off at 10 minutes loses only what it had not saved.
 SECTION_LIMITS = {"smoke": 40, "machine": 20, "kernels": 60, "training": 100, "digits": 130, "large_step": 60,
-                  "nccl": 30, "gpu_tests": 80}
+                  "nccl": 30, "gpu_tests": 80, "cpu_cores": 90}
 GPU_TESTS_LIMIT_S = 70
 GPU_TEST_LIMIT_S = 20  # each GPU test (FASTNET_TEST_TIMEOUT_S, tests/conftest.py): one that hangs fails alone
 NCCL_LIMIT_S = 25  # a one-GPU machine answers at once; two GPUs train digits twice, 100 epochs
@@ -494,8 +499,15 @@ def gpu_tests():
     return {"returncode": proc.returncode, "tail": proc.stdout[-3000:]}
 
 
+def cpu_cores():
+    """The CPU backends on this machine's cores, idle and loaded (:func:`bench.cores.cores`), saved after each dtype."""
+    from .cores import cores
+
+    return cores(save=save_partial)
+
+
 SECTIONS = {"smoke": smoke, "machine": machine, "kernels": kernels, "training": training, "digits": digits,
-            "large_step": large_step, "nccl": nccl, "gpu_tests": gpu_tests}
+            "large_step": large_step, "nccl": nccl, "gpu_tests": gpu_tests, "cpu_cores": cpu_cores}
 
 
 def run_device(names, out, limits, module="bench.gpu"):

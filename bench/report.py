@@ -332,4 +332,29 @@ def gpu_section(path):
         if isinstance(d, dict) and "step_s" in d:
             lines.append(f"- one step of 60000 x 784-1024-1024-10, {dtype}: {d['step_s'] * 1e3:.1f} ms, "
                          f"{d['step_over_gemms']:.2f}x its GEMMs alone")
+    cpu = gpu.get("cpu_cores", {})
+    lines += cpu_cores_lines(cpu.get("partial", cpu))
     return "\n".join(lines)
+
+
+def cpu_cores_lines(cpu):
+    """Markdown lines for :func:`bench.cores.cores`'s result: each dtype's best fits idle and loaded, and the ratios."""
+    dtypes = [d for d in ("float64", "float32") if "best" in cpu.get(d, {})]
+    if not dtypes:
+        return [f"- CPU cores: failed ({cpu['error']})"] if "error" in cpu else []
+    runners = list(cpu[dtypes[0]]["best"]["idle"])
+    lines = ["", f"CPU, {cpu['cores']} cores, {cpu['row split']}; torch {cpu['torch']}:", "",
+             f"| digits, {cpu['iterations']} iterations | " + " | ".join(runners) + " |",
+             "|---|" + "---|" * len(runners)]
+    for dtype in dtypes:
+        for phase, best in cpu[dtype]["best"].items():
+            lines.append(f"| {dtype}, {phase} | " + " | ".join(
+                f"{best[name] * 1e3:.0f} ms" if name in best else "-" for name in runners) + " |")
+    lines.append("")
+    for dtype in dtypes:
+        d = cpu[dtype]
+        over = "; ".join(f"{phase}: " + ", ".join(f"{name} {r:.2f}x" for name, r in ratios.items())
+                         for phase, ratios in d["over fused"].items())
+        loaded = ", ".join(f"{name} {r:.2f}x" for name, r in d["loaded over idle"].items())
+        lines.append(f"- CPU digits {dtype}, peers' time over fused's ({over}); loaded over idle ({loaded})")
+    return lines
