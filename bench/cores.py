@@ -7,7 +7,8 @@ itself. This times the digits fit (64-30-10 on the 1078 training rows, the tutor
 recipe) for fused, numpy and PyTorch's CPU eager step (in a process of its own, see
 :mod:`bench.torch_worker`), rounds interleaved, first idle and then beside one
 process that keeps a core busy, in float64 and float32. Each runner is first checked
-against numpy's weights after a few iterations.
+against numpy's weights after a few iterations. It prints a markdown table (the
+best round of each) and the ratios; ``--json`` keeps every round.
 
 It is also the last section of ``python -m bench.gpu`` (the GPU machine has 16
 cores), and it writes what it has measured after each dtype (``save_partial``).
@@ -142,10 +143,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.cores", description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=ITERATIONS, help=f"per fit (default: {ITERATIONS})")
     parser.add_argument("--rounds", type=int, default=ROUNDS, help=f"fits per runner and phase (default: {ROUNDS})")
-    parser.add_argument("--json", help="also write the result to this file")
+    parser.add_argument("--json", help="also write the whole result (every round) to this file")
     args = parser.parse_args(argv)
     result = cores(args.iterations, args.rounds)
-    print(json.dumps(result, indent=1))
+    from .report import cpu_cores_lines
+
+    print("\n".join(cpu_cores_lines(result)).strip())
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=1)

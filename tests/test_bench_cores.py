@@ -1,6 +1,8 @@
 """bench.cores: the CPU runners checked against numpy, timed idle and beside a neighbour it always stops, and reported."""
 
+import json
 import os
+import subprocess
 import sys
 
 import pytest
@@ -52,3 +54,16 @@ def test_a_short_run_checks_each_runner_times_both_phases_stops_its_neighbour_an
 def test_the_report_says_when_the_section_failed_and_nothing_when_it_did_not_run():
     assert cpu_cores_lines({}) == []
     assert cpu_cores_lines({"error": "timed out after 60 s"}) == ["- CPU cores: failed (timed out after 60 s)"]
+
+
+@pytest.mark.slow  # a process that compiles fused's kernels and starts a PyTorch worker
+def test_the_command_prints_the_table_and_keeps_every_round_in_its_json(tmp_path):
+    out = tmp_path / "cores.json"
+    done = subprocess.run([sys.executable, "-m", "bench.cores", "--iterations", "3", "--rounds", "1", "--json", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert done.stdout.startswith(f"CPU, {result['cores']} cores, ")
+    for dtype in ("float64", "float32"):
+        fused = result[dtype]["seconds"]["idle"]["fused"]
+        assert len(fused) == 1 and f"| {dtype}, idle | {fused[0] * 1e3:.0f} ms |" in done.stdout
