@@ -32,7 +32,9 @@ section that runs out of time keeps, as ``partial``, what it saved as it went
    this machine's cores, idle and beside one busy process (:mod:`bench.cores`): the
    CPU rules were tuned on 2 cores, and the GPU machine has 16.
 
-Without a usable GPU it writes ``{"skipped": reason}`` and exits 0. Run it from a
+At the end it prints the run's summary and each GPU goal, met or not
+(:func:`bench.report.gpu_section`), so the figures are in its output as well as in
+the file. Without a usable GPU it writes ``{"skipped": reason}`` and exits 0. Run it from a
 checkout with ``PYTHONPATH=$PWD`` (nothing to install on the device machine).
 """
 
@@ -617,7 +619,13 @@ def main(argv=None):
         print(f"bench.gpu: skipped: {reason}")
         return 0
     run_device(args.sections or list(SECTIONS), args.out, SECTION_LIMITS)
-    print(f"bench.gpu: wrote {os.path.join(args.out, 'gpu.json')}")
+    path = os.path.join(args.out, "gpu.json")
+    print(f"bench.gpu: wrote {path}")
+    from .report import gpu_section
+
+    # The summary and the goals on standard output too: a device call always returns
+    # the end of its output, even where its files do not come back.
+    print(gpu_section(path), flush=True)
     return 0
 
 

@@ -63,6 +63,48 @@ def test_the_report_shows_a_gpu_run_s_figures(tmp_path):
             "tile_step 3.5 µs, reduce_update 2.1 µs") in text
 
 
+def test_the_gpu_goals_are_read_off_the_run_with_a_timed_out_section_s_partial_figures_and_missing_ones_said():
+    sys.path.insert(0, ROOT)
+    from bench.report import gpu_goals
+
+    lines = gpu_goals({
+        # digits ran out of time after float32: its saved figures still count
+        "digits": {"error": "timed out after 130 s", "partial": {"float32": {"best": {
+            "fastnet cupy": 0.020, "torch cuda graph": 0.100, "torch eager": 0.150}}}},
+        "training": {"weights_relative_error": {"fused 50 iterations float64": 3e-14,
+                                                "layered 50 iterations float64": 2e-9}},
+        "large_step": {"float32": {"step_over_gemms": 1.1}, "float64": {"step_over_gemms": 1.3}},
+    })
+    rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[1:] for line in lines[2:]}
+    assert rows["digits, 3000 iterations, float32, ≤ 25 ms"] == ["20.0 ms", "yes |"]
+    assert rows["≥ 4× torch cuda graph, digits float32"] == ["5.00×", "yes |"]
+    assert rows["≥ 10× torch eager, digits float32"] == ["7.50×", "no |"]
+    assert rows["≥ 4× torch cuda graph, digits float64"] == ["-", "not measured |"]
+    assert rows["float64 within 2× of float32, digits"] == ["-", "not measured |"]
+    assert rows["large step within 1.2× of its GEMMs, float32"] == ["1.10×", "yes |"]
+    assert rows["large step within 1.2× of its GEMMs, float64"] == ["1.30×", "no |"]
+    assert rows["fused step's weights after 50 iterations within 1e-10 of the reference, float64"] == ["3.0e-14", "yes |"]
+    assert rows["layered step's weights after 50 iterations within 1e-10 of the reference, float64"] == ["2.0e-09", "no |"]
+
+
+def test_a_device_run_ends_by_printing_its_figures_and_goals(tmp_path, monkeypatch, capsys):
+    # A device call returns the end of its output even where its files do not come back.
+    sys.path.insert(0, ROOT)
+    import bench.gpu
+
+    def run_device(names, out, limits):
+        with open(os.path.join(out, "gpu.json"), "w") as fh:
+            json.dump({"digits": {"float32": {"best": {"torch eager": 0.3, "fastnet cupy": 0.024}}}}, fh)
+
+    monkeypatch.setattr(bench.gpu, "why_no_gpu", lambda: None)
+    monkeypatch.setattr(bench.gpu, "run_device", run_device)
+    assert bench.gpu.main(["--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "| float32 | 300.0 ms | 24.0 ms |" in printed
+    assert "| digits, 3000 iterations, float32, ≤ 25 ms | 24.0 ms | yes |" in printed
+    assert "| ≥ 10× torch eager, digits float32 | 12.50× | yes |" in printed
+
+
 def test_a_section_that_fails_hangs_or_dies_costs_only_itself(tmp_path):
     sys.path.insert(0, ROOT)
     from bench.gpu import run_sections
