@@ -3,19 +3,20 @@
 fastnet's CPU rules were tuned on 2-core VMs: the fused backend splits a batch's rows
 over the cores other processes leave free (``fastnet.tuning.free_cores``). Whether
 that travels to a machine with many cores is a question each machine answers for
-itself. This times the digits fit (64-30-10 on the 1078 training rows, the tutorial's
-recipe) for fused, numpy and PyTorch's CPU eager step (in a process of its own, see
-:mod:`bench.torch_worker`), rounds interleaved, first idle and then beside one
-process that keeps a core busy, in float64 and float32. Each runner is first checked
-against numpy's weights after a few iterations. It prints a markdown table (the
-best round of each) and the ratios; ``--json`` keeps every round.
+itself. This times one of the suite's training workloads (:data:`WORKLOADS`: the
+digits fit, full batch, or the MNIST-shaped Adam fit, batches of 64) for fused, numpy
+and PyTorch's CPU eager step (in a process of its own, see :mod:`bench.torch_worker`),
+rounds interleaved, first idle and then beside one process that keeps a core busy,
+in float64 and float32. Each runner is first checked against numpy's weights. It
+prints a markdown table (the best round of each) and the ratios; ``--json`` keeps
+every round.
 
 It is also the last section of ``python -m bench.gpu`` (the GPU machine has 16
 cores), and it writes what it has measured after each dtype (``save_partial``).
 
 Example::
 
-    python -m bench.cores --iterations 500 --rounds 3
+    python -m bench.cores --workload mnist_adam --rounds 3
 """
 
 import argparse
@@ -23,66 +24,134 @@ import json
 import statistics
 import time
 
+from .conftest import PAIR_PAUSE_S
 
-ITERATIONS = 500  # a digits fit of 500 iterations is 0.1-0.5 s here: fit's once-a-call work is under 1 %
+
 ROUNDS = 3
-CHECK_ITERATIONS = 20  # iterations after which each runner's weights are checked against numpy's
 BACKENDS = ("fused", "numpy")
 PHASES = ("idle", "one busy neighbour")
 
 
-def cores(iterations=ITERATIONS, rounds=ROUNDS, dtypes=("float64", "float32"), save=None):
-    """Seconds per digits fit of ``iterations`` full-batch iterations, per dtype, phase and runner.
+class Digits:
+    """The tutorial's digits fit: 64-30-10 on the 1078 training rows, full-batch gradient descent."""
 
-    Returns ``{"cores", "row split", "iterations", "torch", dtype: {...}}``; a dtype's entry has the
-    ``relative_error`` of each runner's weights against numpy's after
-    :data:`CHECK_ITERATIONS` iterations, ``seconds`` (every round) and ``best`` by
-    phase, the ``free cores`` fused's rule saw at the end of each of its fits, and
-    the ratios: numpy and torch over fused (best rounds, per phase) and loaded over
-    idle (medians).
-    ``save``, if given, is called with the result so far after each dtype.
+    name = "digits"
+    epochs = 500  # iterations: a fit is 0.1-0.5 s on 2 cores, and fit's once-a-call work under 1 % of it
+    check_epochs = 20  # iterations after which each runner's weights are checked against numpy's
+
+    def __init__(self):
+        import fastnet
+        from fastnet.recipes import recipe
+
+        self.data = fastnet.datasets.load_digits()
+        self.settings = recipe("tutorial")
+        self.lr = self.settings.pop("lr")
+        self.settings.pop("epochs")
+
+    def describe(self, epochs):
+        return f"digits, tutorial recipe, {epochs} full-batch iterations"
+
+    def arrays(self, dtype):
+        import fastnet
+
+        return self.data.X_train.astype(dtype), fastnet.one_hot(self.data.y_train, 10).astype(dtype)
+
+    def network(self, backend, dtype):
+        import fastnet
+
+        return fastnet.Network([64, 30, 10], backend=backend, dtype=dtype, seed=0, **self.settings)
+
+    def fit(self, net, X, Y, epochs, in_order=False):
+        net.fit(X, Y, epochs=epochs, lr=self.lr)  # full batch: the rows' order is the same either way
+
+    def torch_setup(self, worker, X, Y, weights, biases, in_order=False):
+        worker.call("setup", X, Y, weights, biases, self.lr, "cpu")
+
+
+class MnistAdam:
+    """The suite's second workload: 784-100-10 (ReLU, softmax), Adam, batches of 64, on 4000 MNIST-shaped rows."""
+
+    name = "mnist_adam"
+    epochs = 5  # 315 updates
+    check_epochs = 1  # in the rows' order: shuffled batches differ between fastnet and PyTorch
+    rows = 4000
+
+    def __init__(self):
+        from .workloads import MNIST_BATCH, MNIST_LR
+
+        self.batch, self.lr = MNIST_BATCH, MNIST_LR
+
+    def describe(self, epochs):
+        return f"784-100-10 Adam, batches of {self.batch}, {epochs} epoch{'s' * (epochs != 1)} on {self.rows} rows"
+
+    def arrays(self, dtype):
+        import fastnet
+
+        from .workloads import mnist_shaped
+
+        X, y, _, _ = mnist_shaped(self.rows)
+        return X.astype(dtype), fastnet.one_hot(y, 10).astype(dtype)
+
+    def network(self, backend, dtype):
+        from .workloads import mnist_adam_net
+
+        return mnist_adam_net(backend, dtype)
+
+    def fit(self, net, X, Y, epochs, in_order=False):
+        net.fit(X, Y, epochs=epochs, lr=self.lr, batch_size=self.batch, optimizer="adam", shuffle=not in_order)
+
+    def torch_setup(self, worker, X, Y, weights, biases, in_order=False):
+        worker.call("setup_adam", X, Y, weights, biases, self.lr, self.batch, not in_order)
+
+
+WORKLOADS = {w.name: w for w in (Digits, MnistAdam)}
+
+
+def cores(workload="digits", epochs=None, rounds=ROUNDS, dtypes=("float64", "float32"), save=None):
+    """Seconds per fit of ``workload`` (:data:`WORKLOADS`), per dtype, phase and runner.
+
+    Returns ``{"cores", "row split", "workload", "torch", dtype: {...}}``; a dtype's
+    entry has the ``relative_error`` of each runner's weights against numpy's after
+    the workload's ``check_epochs`` (in the rows' order), ``seconds`` (every round)
+    and ``best`` by phase, the ``free cores`` fused's rule saw at the end of each of
+    its fits, and the ratios: numpy and torch over fused (best rounds, per phase) and
+    loaded over idle (medians). ``epochs`` defaults to the workload's. ``save``, if
+    given, is called with the result so far after each dtype.
     """
-    import fastnet
     from fastnet.backends import get_backend
-    from fastnet.recipes import recipe
     from fastnet.tuning import available_cores, free_cores
 
     from .torch_worker import TorchWorker
     from .under_load import busy_neighbours
 
-    data = fastnet.datasets.load_digits()
-    settings = recipe("tutorial")
-    lr = settings.pop("lr")
-    settings.pop("epochs")
+    work = WORKLOADS[workload]()
+    epochs = epochs or work.epochs
     result = {"cores": available_cores(), "row split": get_backend("fused").row_parallel_description(),
-              "iterations": iterations}
+              "workload": work.describe(epochs)}
     with TorchWorker() as torch:
         described = torch.call("describe")
         result["torch"] = "not installed" if described is None else f"{described[0]}, {described[1]} threads"
         for dtype in dtypes:
-            X, Y = data.X_train.astype(dtype), fastnet.one_hot(data.y_train, 10).astype(dtype)
-
-            def network(backend):  # a name, or the Ops of another network
-                return fastnet.Network([64, 30, 10], backend=backend, dtype=dtype, seed=0, **settings)
-
-            start_w, start_b = network("numpy").get_params()
+            X, Y = work.arrays(dtype)
+            start_w, start_b = work.network("numpy", dtype).get_params()
             entry = result[dtype] = {"relative_error": {}}
-            want = network("numpy")
-            want.fit(X, Y, epochs=CHECK_ITERATIONS, lr=lr)
+            want = work.network("numpy", dtype)
+            work.fit(want, X, Y, work.check_epochs, in_order=True)
             runners = {}
             for backend in BACKENDS:
-                net = network(backend)
+                net = work.network(backend, dtype)
                 # Compiles fused's kernels, both the row-split and the serial ones (a busy
                 # neighbour may switch it to the serial kernel), outside the timing.
-                getattr(net.ops, "warm_up", lambda run: run())(lambda: network(net.ops).fit(X, Y, epochs=2, lr=lr))
-                net.fit(X, Y, epochs=CHECK_ITERATIONS, lr=lr)
+                getattr(net.ops, "warm_up", lambda run: run())(lambda: work.fit(work.network(net.ops, dtype), X, Y, 1))
+                work.fit(net, X, Y, work.check_epochs, in_order=True)
                 entry["relative_error"][backend] = _relative_error(net.get_params(), want.get_params())
-                runners[backend] = _fit_runner(net, X, Y, iterations, lr)
+                runners[backend] = _fit_runner(work, net, X, Y, epochs)
             if described is not None:
-                torch.call("setup", X, Y, start_w, start_b, lr, "cpu")
-                weights, biases, _ = torch.call("train", CHECK_ITERATIONS)
+                work.torch_setup(torch, X, Y, start_w, start_b, in_order=True)
+                weights, biases, _ = torch.call("train", work.check_epochs)
                 entry["relative_error"]["torch"] = _relative_error((weights, biases), want.get_params())
-                runners["torch"] = lambda: torch.call("train", iterations)[2]  # seconds measured in the worker
+                work.torch_setup(torch, X, Y, start_w, start_b)
+                runners["torch"] = lambda: torch.call("train", epochs)[2]  # seconds measured in the worker
             entry["seconds"], entry["free cores"] = _phases(runners, rounds, busy_neighbours, free_cores)
             entry.update(_ratios(entry["seconds"]))
             if save is not None:
@@ -90,10 +159,10 @@ def cores(iterations=ITERATIONS, rounds=ROUNDS, dtypes=("float64", "float32"), s
     return result
 
 
-def _fit_runner(net, X, Y, iterations, lr):
+def _fit_runner(work, net, X, Y, epochs):
     def run():
         start = time.perf_counter()
-        net.fit(X, Y, epochs=iterations, lr=lr)
+        work.fit(net, X, Y, epochs)
         return time.perf_counter() - start
 
     return run
@@ -110,6 +179,7 @@ def _phases(runners, rounds, busy_neighbours, free_cores):
             seen = free[phase] = []
             for _ in range(rounds):
                 for name, run in runners.items():
+                    time.sleep(PAIR_PAUSE_S)  # the last runner's spinning threads go to sleep first
                     times[name].append(run())
                     if name == "fused":
                         seen.append(free_cores())  # what fused's rule saw over the fit's last moments
@@ -141,11 +211,14 @@ def _relative_error(got, want):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.cores", description=__doc__.splitlines()[0])
-    parser.add_argument("--iterations", type=int, default=ITERATIONS, help=f"per fit (default: {ITERATIONS})")
+    parser.add_argument("--workload", default="digits", choices=list(WORKLOADS),
+                        help="digits (64-30-10, full batch; default) or mnist_adam (784-100-10, Adam, batches of 64)")
+    parser.add_argument("--epochs", type=int, help=f"per fit (default: {Digits.epochs} for digits, "
+                                                    f"{MnistAdam.epochs} for mnist_adam)")
     parser.add_argument("--rounds", type=int, default=ROUNDS, help=f"fits per runner and phase (default: {ROUNDS})")
     parser.add_argument("--json", help="also write the whole result (every round) to this file")
     args = parser.parse_args(argv)
-    result = cores(args.iterations, args.rounds)
+    result = cores(args.workload, args.epochs, args.rounds)
     from .report import cpu_cores_lines
 
     print("\n".join(cpu_cores_lines(result)).strip())

@@ -29,7 +29,7 @@ section that runs out of time keeps, as ``partial``, what it saved as it went
    one process (skipped, saying why, on one GPU or without MPI);
 7. ``gpu_tests``: the test suite's ``gpu`` tests, each with a time limit of its own;
 8. ``cpu_cores``: last, in the time left, the CPU backends and PyTorch's CPU step on
-   this machine's cores, idle and beside one busy process (:mod:`bench.cores`): the
+   this machine's cores, idle and beside one busy process (:mod:`bench.cores`, digits): the
    CPU rules were tuned on 2 cores, and the GPU machine has 16.
 
 At the end it prints the run's summary and each GPU goal, met or not

@@ -396,7 +396,7 @@ def cpu_cores_lines(cpu):
         return [f"- CPU cores: failed ({cpu['error']})"] if "error" in cpu else []
     runners = list(cpu[dtypes[0]]["best"]["idle"])
     lines = ["", f"CPU, {cpu['cores']} cores, {cpu['row split']}; torch {cpu['torch']}:", "",
-             f"| digits, {cpu['iterations']} iterations | " + " | ".join(runners) + " |",
+             f"| {cpu['workload']} | " + " | ".join(runners) + " |",
              "|---|" + "---|" * len(runners)]
     for dtype in dtypes:
         for phase, best in cpu[dtype]["best"].items():
@@ -408,5 +408,6 @@ def cpu_cores_lines(cpu):
         over = "; ".join(f"{phase}: " + ", ".join(f"{name} {r:.2f}x" for name, r in ratios.items())
                          for phase, ratios in d["over fused"].items())
         loaded = ", ".join(f"{name} {r:.2f}x" for name, r in d["loaded over idle"].items())
-        lines.append(f"- CPU digits {dtype}, peers' time over fused's ({over}); loaded over idle ({loaded})")
+        lines.append(f"- CPU {cpu['workload']}, {dtype}: peers' time over fused's ({over}); "
+                     f"loaded over idle ({loaded})")
     return lines

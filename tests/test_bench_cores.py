@@ -33,7 +33,7 @@ def test_a_short_run_checks_each_runner_times_both_phases_stops_its_neighbour_an
         return started[-count:]
 
     monkeypatch.setattr(under_load, "busy_neighbours", neighbours)
-    result = cores.cores(iterations=5, rounds=2, dtypes=("float64",), save=saved.append)
+    result = cores.cores("digits", epochs=5, rounds=2, dtypes=("float64",), save=saved.append)
 
     entry = result["float64"]
     assert entry["relative_error"]["fused"] < 1e-10 and entry["relative_error"]["numpy"] == 0.0
@@ -48,7 +48,8 @@ def test_a_short_run_checks_each_runner_times_both_phases_stops_its_neighbour_an
 
     lines = cpu_cores_lines(result)
     assert f"| float64, idle | {entry['best']['idle']['fused'] * 1e3:.0f} ms |" in "\n".join(lines)
-    assert any(line.startswith("- CPU digits float64, peers' time over fused's (idle: numpy ") for line in lines)
+    assert any(line.startswith(f"- CPU {result['workload']}, float64: peers' time over fused's (idle: numpy ")
+               for line in lines)
 
 
 def test_the_report_says_when_the_section_failed_and_nothing_when_it_did_not_run():
@@ -57,13 +58,16 @@ def test_the_report_says_when_the_section_failed_and_nothing_when_it_did_not_run
 
 
 @pytest.mark.slow  # a process that compiles fused's kernels and starts a PyTorch worker
-def test_the_command_prints_the_table_and_keeps_every_round_in_its_json(tmp_path):
+def test_the_command_runs_the_adam_workload_prints_the_table_and_keeps_every_round_in_its_json(tmp_path):
     out = tmp_path / "cores.json"
-    done = subprocess.run([sys.executable, "-m", "bench.cores", "--iterations", "3", "--rounds", "1", "--json", str(out)],
+    done = subprocess.run([sys.executable, "-m", "bench.cores", "--workload", "mnist_adam", "--epochs", "1",
+                           "--rounds", "1", "--json", str(out)],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(out.read_text())
     assert done.stdout.startswith(f"CPU, {result['cores']} cores, ")
+    assert result["workload"] == "784-100-10 Adam, batches of 64, 1 epoch on 4000 rows"
+    assert result["float64"]["relative_error"]["fused"] < 1e-10  # Adam in the rows' order, against numpy
     for dtype in ("float64", "float32"):
         fused = result[dtype]["seconds"]["idle"]["fused"]
         assert len(fused) == 1 and f"| {dtype}, idle | {fused[0] * 1e3:.0f} ms |" in done.stdout
