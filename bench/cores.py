@@ -24,8 +24,11 @@ import json
 import statistics
 import time
 
-from .conftest import PAIR_PAUSE_S
+import fastnet
+from fastnet.recipes import recipe
 
+from .conftest import PAIR_PAUSE_S
+from .workloads import MNIST_BATCH, MNIST_LR, mnist_adam_net, mnist_shaped
 
 ROUNDS = 3
 BACKENDS = ("fused", "numpy")
@@ -40,9 +43,6 @@ class Digits:
     check_epochs = 20  # iterations after which each runner's weights are checked against numpy's
 
     def __init__(self):
-        import fastnet
-        from fastnet.recipes import recipe
-
         self.data = fastnet.datasets.load_digits()
         self.settings = recipe("tutorial")
         self.lr = self.settings.pop("lr")
@@ -52,13 +52,9 @@ class Digits:
         return f"digits, tutorial recipe, {epochs} full-batch iterations"
 
     def arrays(self, dtype):
-        import fastnet
-
         return self.data.X_train.astype(dtype), fastnet.one_hot(self.data.y_train, 10).astype(dtype)
 
     def network(self, backend, dtype):
-        import fastnet
-
         return fastnet.Network([64, 30, 10], backend=backend, dtype=dtype, seed=0, **self.settings)
 
     def fit(self, net, X, Y, epochs, in_order=False):
@@ -74,27 +70,16 @@ class MnistAdam:
     name = "mnist_adam"
     epochs = 5  # 315 updates
     check_epochs = 1  # in the rows' order: shuffled batches differ between fastnet and PyTorch
-    rows = 4000
-
-    def __init__(self):
-        from .workloads import MNIST_BATCH, MNIST_LR
-
-        self.batch, self.lr = MNIST_BATCH, MNIST_LR
+    rows, batch, lr = 4000, MNIST_BATCH, MNIST_LR
 
     def describe(self, epochs):
         return f"784-100-10 Adam, batches of {self.batch}, {epochs} epoch{'s' * (epochs != 1)} on {self.rows} rows"
 
     def arrays(self, dtype):
-        import fastnet
-
-        from .workloads import mnist_shaped
-
         X, y, _, _ = mnist_shaped(self.rows)
         return X.astype(dtype), fastnet.one_hot(y, 10).astype(dtype)
 
     def network(self, backend, dtype):
-        from .workloads import mnist_adam_net
-
         return mnist_adam_net(backend, dtype)
 
     def fit(self, net, X, Y, epochs, in_order=False):

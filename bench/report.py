@@ -361,31 +361,32 @@ def gpu_goals(gpu):
     fastnet = {dtype: b.get("fastnet cupy") for dtype, b in best.items()}
     lines = ["| GPU goal | measured in this run | met? |", "|---|---|---|"]
 
-    def row(goal, figure, ok):
-        lines.append(f"| {goal} | {figure} | " + ("not measured" if ok is None else "yes" if ok else "no") + " |")
+    def row(goal, value, shown, meets):
+        """One goal's line; a value of None (its figure missing) is "not measured", never a pass or a fail."""
+        figure, verdict = ("-", "not measured") if value is None else (shown.format(value), "yes" if meets(value) else "no")
+        lines.append(f"| {goal} | {figure} | {verdict} |")
 
-    t32 = fastnet["float32"]
-    row(f"digits, 3000 iterations, float32, ≤ {GPU_DIGITS_MAX_S * 1e3:.0f} ms",
-        "-" if t32 is None else f"{t32 * 1e3:.1f} ms", None if t32 is None else t32 <= GPU_DIGITS_MAX_S)
+    def ratio(a, b):
+        return None if a is None or b is None else a / b
+
+    t32, t64 = fastnet["float32"], fastnet["float64"]
+    row(f"digits, 3000 iterations, float32, ≤ {GPU_DIGITS_MAX_S * 1e3:.0f} ms", None if t32 is None else t32 * 1e3,
+        "{:.1f} ms", lambda ms: ms <= GPU_DIGITS_MAX_S * 1e3)
     for dtype in ("float32", "float64"):
         for peer, times in GPU_OVER_TORCH.items():
-            theirs, ours = best[dtype].get(peer), fastnet[dtype]
-            ratio = None if theirs is None or ours is None else theirs / ours
-            row(f"≥ {times:.0f}× {peer}, digits {dtype}", "-" if ratio is None else f"{ratio:.2f}×",
-                None if ratio is None else ratio >= times)
-    t64 = fastnet["float64"]
-    ratio = None if t32 is None or t64 is None else t64 / t32
-    row(f"float64 within {GPU_FLOAT64_OVER_FLOAT32:.0f}× of float32, digits", "-" if ratio is None else f"{ratio:.2f}×",
-        None if ratio is None else ratio <= GPU_FLOAT64_OVER_FLOAT32)
+            row(f"≥ {times:.0f}× {peer}, digits {dtype}", ratio(best[dtype].get(peer), fastnet[dtype]), "{:.2f}×",
+                lambda r, times=times: r >= times)
+    row(f"float64 within {GPU_FLOAT64_OVER_FLOAT32:.0f}× of float32, digits", ratio(t64, t32), "{:.2f}×",
+        lambda r: r <= GPU_FLOAT64_OVER_FLOAT32)
     for dtype in ("float32", "float64"):
-        over = large.get(dtype, {}).get("step_over_gemms") if isinstance(large.get(dtype), dict) else None
-        row(f"large step within {GPU_LARGE_STEP_OVER_GEMMS}× of its GEMMs, {dtype}", "-" if over is None else f"{over:.2f}×",
-            None if over is None else over <= GPU_LARGE_STEP_OVER_GEMMS)
+        entry = large.get(dtype)
+        row(f"large step within {GPU_LARGE_STEP_OVER_GEMMS}× of its GEMMs, {dtype}",
+            entry.get("step_over_gemms") if isinstance(entry, dict) else None, "{:.2f}×",
+            lambda r: r <= GPU_LARGE_STEP_OVER_GEMMS)
     errors = training.get("weights_relative_error", {})
     for step in ("fused", "layered"):
-        err = errors.get(f"{step} 50 iterations float64")
         row(f"{step} step's weights after 50 iterations within {GPU_WEIGHTS_RELATIVE:.0e} of the reference, float64",
-            "-" if err is None else f"{err:.1e}", None if err is None else err <= GPU_WEIGHTS_RELATIVE)
+            errors.get(f"{step} 50 iterations float64"), "{:.1e}", lambda err: err <= GPU_WEIGHTS_RELATIVE)
     return lines
 
 
