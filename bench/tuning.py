@@ -33,10 +33,10 @@ def best_time(fn, calls):
     return (time.perf_counter() - start) / calls
 
 
-def compare(name, size, below, above, picks_below, repeats, calls):
-    """Check the two sides agree, time them interleaved; one result row."""
+def compare(name, size, below, above, picks_below, repeats, calls, rtol=1e-10):
+    """Check the two sides agree (to ``rtol``: float32 sides need more), time them interleaved; one result row."""
     a, b = below(), above()
-    np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12, err_msg=f"{name} {size}: the two sides differ")
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * 1e-2, err_msg=f"{name} {size}: the two sides differ")
     t_below = t_above = float("inf")
     for _ in range(repeats):
         # A pause before each side: the thread pools of the other (OpenBLAS's, Numba's)
@@ -154,8 +154,47 @@ def parallel_min_work(repeats):
     return results
 
 
+def min_block_rows(repeats):
+    """fused: a short batch through a 784 -> 1024 sigmoid layer, its output neurons split (below) or its rows (above).
+
+    Both sides on every thread: the row split's blocks then have m / threads rows.
+    The rule splits the output neurons while m is under two blocks of
+    ``TUNING.min_block_rows`` rows (see ``FusedOps.dense_function``).
+    """
+    fused = get_backend("fused")
+    if fused.split.off is not None:
+        print(f"min_block_rows: not measurable here, the row split is off ({fused.split.off})")
+        return []
+    from fastnet.backends.fused import rows as row_kernels
+
+    results = []
+    threads = fused.split.threads
+    with fused.running():
+        for dtype in (np.float32, np.float64):
+            columns = fused.kernel(row_kernels.make_dense_columns, dtype, "sigmoid")
+            split_rows = fused.kernel(row_kernels.make_dense_rows, dtype, "sigmoid")
+            W, b = _rng().normal(size=(1024, 784)).astype(dtype) / 28, _rng().normal(size=1024).astype(dtype)
+            for m in [2, 4, 8, 12, 16, 24, 32]:
+                X, out = _rng().normal(size=(m, 784)).astype(dtype), np.empty((m, 1024), dtype)
+
+                def below():
+                    columns(X, W, b, out, threads)
+                    return out.astype(np.float64)
+
+                def above():
+                    split_rows(X, W, b, out, min(threads, m))
+                    return out.astype(np.float64)
+
+                tolerance = 1e-10 if dtype == np.float64 else 1e-5
+                np.testing.assert_allclose(below(), above(), rtol=tolerance, atol=tolerance)
+                results.append(compare("min_block_rows", f"{m}x784x1024 {np.dtype(dtype).name}", below, above,
+                                       m < 2 * TUNING.min_block_rows, repeats, 20, rtol=tolerance))
+    return results
+
+
 RULES = {"small_sigmoid": small_sigmoid, "small_product": small_product, "row_max_loop": row_max_loop,
-         "blas_small_matrix": blas_small_matrix, "parallel_min_work": parallel_min_work}
+         "blas_small_matrix": blas_small_matrix, "parallel_min_work": parallel_min_work,
+         "min_block_rows": min_block_rows}
 
 
 def main(argv=None):

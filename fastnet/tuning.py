@@ -47,6 +47,13 @@ class Tuning:
     #: also half of OpenBLAS's own threading threshold, so a layer left serial never
     #: wakes NumPy's BLAS threads while Numba's own are awake.
     parallel_min_work: int = dataclasses.field(default=65_536, metadata={"bench": "parallel_min_work"})
+    #: fused: a block of a row split has at least this many rows. Each block's product
+    #: is a BLAS call of its own, which first packs all of W; a block of a few rows does
+    #: too little with it to earn that back, and every block packs W again. A batch too
+    #: short for two blocks splits a layer's output neurons instead (each thread reads
+    #: its share of W once, a matrix-vector product a row) or, in a training update's
+    #: backprop, runs on one thread.
+    min_block_rows: int = dataclasses.field(default=8, metadata={"bench": "min_block_rows"})
 
     def describe(self):
         """Lines for ``fastnet info``: each value, then what the probes found here."""

@@ -68,7 +68,7 @@ def test_dense_rows_matches_the_reference(fused, kind, parts, dtype):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("parts", [2, 3])
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("m", [1, 3])
+@pytest.mark.parametrize("m", [1, 3, 15])
 def test_dense_columns_matches_the_reference(fused, m, kind, parts, dtype):
     X, W, b, _, _ = _data(m, 64, 31, dtype)
     got, ref = np.full((m, 31), np.nan, dtype), np.empty((m, 31), dtype)  # every entry must be written
@@ -77,22 +77,34 @@ def test_dense_columns_matches_the_reference(fused, m, kind, parts, dtype):
     _close(got, ref, dtype)
 
 
-def test_a_one_row_layer_splits_its_output_neurons(fused, all_cores_free, monkeypatch):
-    # A single prediction through a wide layer has one row: it is split by W's rows
-    # (output neurons), where a row split would leave every thread but one idle.
+@pytest.mark.parametrize("m", [1, 2, 2 * TUNING.min_block_rows - 1])
+def test_a_batch_too_short_for_two_row_blocks_splits_its_output_neurons(fused, all_cores_free, monkeypatch, m):
+    # A single prediction through a wide layer, or a few: it is split by W's rows
+    # (output neurons), where a row split would leave threads idle or give each one a
+    # block of rows too short to pay for its product (TUNING.min_block_rows).
     asked = []
     parts = fused.split.parts
     monkeypatch.setattr(fused.split, "parts", lambda count, work, *arrays: asked.append(count) or parts(count, work, *arrays))
-    X, W, b, _, _ = _data(1, 784, 1024, "float64")
-    layer = fused.dense_function(1, 784, 1024, "sigmoid")
-    got, ref = np.empty((1, 1024)), np.empty((1, 1024))
+    X, W, b, _, _ = _data(m, 784, 1024, "float64")
+    layer = fused.dense_function(m, 784, 1024, "sigmoid")
+    got, ref = np.full((m, 1024), np.nan), np.empty((m, 1024))
     layer(X, W, b, got)
     reference_ops().dense(X, W, b, "sigmoid", ref)
     _close(got, ref, "float64")
-    assert asked == [1024] and parts(1024, 784 * 1024) >= 2
-    asked.clear()
-    fused.dense_function(2, 784, 1024, "sigmoid")(np.vstack([X, X]), W, b, np.empty((2, 1024)))
-    assert asked == [2]  # two rows or more: blocks of rows
+    assert asked == [1024] and parts(1024, m * 784 * 1024) >= 2
+
+
+def test_a_batch_of_two_row_blocks_splits_its_rows(fused, all_cores_free, monkeypatch):
+    asked = []
+    parts = fused.split.parts
+    monkeypatch.setattr(fused.split, "parts", lambda count, work, *arrays: asked.append(count) or parts(count, work, *arrays))
+    m = 2 * TUNING.min_block_rows
+    X, W, b, _, _ = _data(m, 784, 1024, "float64")
+    got, ref = np.full((m, 1024), np.nan), np.empty((m, 1024))
+    fused.dense_function(m, 784, 1024, "sigmoid")(X, W, b, got)
+    reference_ops().dense(X, W, b, "sigmoid", ref)
+    _close(got, ref, "float64")
+    assert asked == [m] and parts(m, m * 784 * 1024) == 2
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -151,8 +163,11 @@ def test_row_parts_splits_only_layers_worth_a_launch(fused, all_cores_free):
         assert parts == 0 or work // parts >= least
     assert counts == sorted(counts) and counts[0] == 0
     assert counts[-1] == (threads if threads >= 2 else 0)
-    # However few the rows, a big layer splits: it must not wake NumPy's BLAS threads.
-    assert fused.split.parts(2, 10**9, X, W, b, out) == 2
+    # However big the layer, a block has at least min_block_rows rows: a block's product
+    # packs all of W, which a few rows do not earn back.
+    rows = TUNING.min_block_rows
+    assert fused.split.parts(2 * rows, 10**9, X, W, b, out) == 2
+    assert fused.split.parts(2 * rows - 1, 10**9, X, W, b, out) == 0
     assert fused.split.parts(1, 10**9, X, W, b, out) == 0
     assert fused.split.parts(1078, 2 * TUNING.parallel_min_work - 1, X, W, b, out) == 0  # too little work
     assert fused.split.parts(1078, 1078 * W.size, np.asfortranarray(X), W, b, out) == 0

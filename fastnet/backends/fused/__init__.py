@@ -166,9 +166,10 @@ class FusedOps(NumpyOps):
         work = m * n_in * n_out
         if kind == "softmax" or self.split.off is not None or work // TUNING.parallel_min_work < 2:
             return self._serial_layer(work, kind)  # never split, whatever the load
-        # Blocks of rows; a single row (one prediction) has none to split, so its output
-        # neurons are split instead: each thread reads its own rows of W.
-        factory, count = (rows.make_dense_columns, n_out) if m == 1 else (rows.make_dense_rows, m)
+        # Blocks of rows; a batch too short for two blocks (one prediction, a few) splits
+        # its output neurons instead: each thread reads its own rows of W.
+        short = m < 2 * TUNING.min_block_rows
+        factory, count = (rows.make_dense_columns, n_out) if short else (rows.make_dense_rows, m)
         split = {dtype: self.kernel(factory, dtype, kind) for dtype in self.activations}
         serial = self._serial_layer(work, kind)
         blocks = self.split.parts

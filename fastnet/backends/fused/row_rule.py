@@ -75,7 +75,8 @@ class RowSplit:
             how = "the whole backprop one compiled kernel" if self.scipy_blas is not None else "layer by layer"
             return f"serial: on one thread, {how} ({self.off})"
         return (f"row-parallel on up to {self.threads} Numba threads, as many as other processes leave cores free "
-                f"(from {TUNING.parallel_min_work:,} multiply-adds a thread; serial on a busy machine); "
+                f"(from {TUNING.parallel_min_work:,} multiply-adds and {TUNING.min_block_rows} rows a thread, "
+                "a shorter batch's output neurons; serial on a busy machine); "
                 "NumPy's and SciPy's BLAS held to one thread while fused runs")
 
     def parts(self, m, work, *arrays):
@@ -83,13 +84,15 @@ class RowSplit:
 
         One block per free core (:data:`fastnet.tuning.free_cores`: the cores other
         processes left free lately), fewer where blocks would be too small to pay for
-        the launch (``TUNING.parallel_min_work``). The kernels also need the ``arrays``
-        they will be given to be C-contiguous and of one dtype (the network's are).
+        the launch (``TUNING.parallel_min_work``) or would have fewer than
+        ``TUNING.min_block_rows`` rows (m counts a layer's output neurons where those
+        are split instead). The kernels also need the ``arrays`` they will be given to
+        be C-contiguous and of one dtype (the network's are).
         """
         if self.off is not None:
             return 0
         free = free_cores() if self.assumed_free is None else self.assumed_free
-        parts = min(self.threads, free, m, work // TUNING.parallel_min_work)
+        parts = min(self.threads, free, m // TUNING.min_block_rows, work // TUNING.parallel_min_work)
         if parts < 2 or not arrays:  # no arrays: the caller's own buffers, known to fit
             return 0 if parts < 2 else parts
         dtype = arrays[0].dtype
