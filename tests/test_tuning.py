@@ -30,6 +30,23 @@ def test_bench_tuning_checks_both_sides_of_a_rule_then_times_them():
     assert len(rows) == 12 and all(line.split()[-2] in ("below", "above") for line in rows)
 
 
+@pytest.mark.slow  # a subprocess that compiles fused's row kernels
+def test_bench_tuning_times_short_batches_split_both_ways():
+    proc = subprocess.run([sys.executable, "-m", "bench.tuning", "min_block_rows", "--repeats", "1"],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    if "not measurable here" in proc.stdout:
+        pytest.skip(proc.stdout.strip())
+    rows = [line.split() for line in proc.stdout.splitlines() if line.startswith("min_block_rows ")]
+    # 7 batch sizes in 2 dtypes, both sides checked against each other first (float64 to 1e-10);
+    # the side the rule picks is the one fused.dense_function takes for that batch
+    assert len(rows) == 14
+    picks = {(row[1], row[2]): row[5] for row in rows}
+    for (size, dtype), side in picks.items():
+        m = int(size.split("x")[0])
+        assert side == ("below" if m < 2 * TUNING.min_block_rows else "above"), (size, dtype, side)
+
+
 def test_cores_available_lie_between_one_and_the_machine_s():
     assert 1 <= available_cores() <= (os.cpu_count() or 1)
 
