@@ -122,11 +122,19 @@ def blas_small_matrix(repeats):
     return rows
 
 
-def parallel_min_work(repeats):
-    """fused: a 64 -> 30 sigmoid layer serial (below) against split over the threads (above)."""
+def _fused_with_row_split(rule):
+    """The fused backend, or None (having said why) where its row split is off and ``rule`` cannot be timed."""
     fused = get_backend("fused")
     if fused.split.off is not None:
-        print(f"parallel_min_work: not measurable here, the row split is off ({fused.split.off})")
+        print(f"{rule}: not measurable here, the row split is off ({fused.split.off})")
+        return None
+    return fused
+
+
+def parallel_min_work(repeats):
+    """fused: a 64 -> 30 sigmoid layer serial (below) against split over the threads (above)."""
+    fused = _fused_with_row_split("parallel_min_work")
+    if fused is None:
         return []
     from fastnet.backends.fused import layers as kernels, rows as row_kernels
 
@@ -161,9 +169,8 @@ def min_block_rows(repeats):
     The rule splits the output neurons while m is under two blocks of
     ``TUNING.min_block_rows`` rows (see ``FusedOps.dense_function``).
     """
-    fused = get_backend("fused")
-    if fused.split.off is not None:
-        print(f"min_block_rows: not measurable here, the row split is off ({fused.split.off})")
+    fused = _fused_with_row_split("min_block_rows")
+    if fused is None:
         return []
     from fastnet.backends.fused import rows as row_kernels
 
