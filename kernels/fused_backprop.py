@@ -38,7 +38,8 @@ def make_backprop_rows(hidden_bias_activation, output_bias_activation, cost_and_
     each layer's block gradient (``block_sums``) and the delta below
     (``block_delta``), one block of rows per thread. ``Ws``, ``bs``, ``dWs``, ``dbs``,
     ``Hs`` (layer outputs) and ``Ds`` (deltas) are tuples with one array a layer;
-    ``dW_parts``, ``db_parts`` and ``costs`` hold at least ``parts`` blocks' sums.
+    ``dW_parts``, ``db_parts`` and ``costs`` hold at least ``parts`` blocks' sums (one
+    block sums into ``dWs`` and ``dbs`` directly).
     Returns the summed cost of every row, in float64 (the mean is the caller's).
 
     ``block_loop`` is ``prange`` for the blocks on threads (compiled ``parallel=True``)
@@ -63,11 +64,14 @@ def make_backprop_rows(hidden_bias_activation, output_bias_activation, cost_and_
                     output_bias_activation(out, bs[l], out)
             costs[p] = cost_and_delta(Hs[last][lo:hi], Y[lo:hi], scale, floor, Ds[last][lo:hi])
             for l in range(last, -1, -1):
-                block_sums(Ds[l], X if l == 0 else Hs[l - 1], lo, hi, dW_parts[l][p], db_parts[l][p])
+                # One block sums straight into the gradient (a copy of every weight saved).
+                dW, db = (dWs[l], dbs[l]) if parts == 1 else (dW_parts[l][p], db_parts[l][p])
+                block_sums(Ds[l], X if l == 0 else Hs[l - 1], lo, hi, dW, db)
                 if l > 0:
                     block_delta(Ds[l], Ws[l], Hs[l - 1], lo, hi, Ds[l - 1])
-        for l in range(last + 1):
-            add_blocks(dW_parts[l][:parts], db_parts[l][:parts], dWs[l], dbs[l])
+        if parts > 1:
+            for l in range(last + 1):
+                add_blocks(dW_parts[l][:parts], db_parts[l][:parts], dWs[l], dbs[l])
         total = 0.0
         for p in range(parts):
             total += costs[p]
