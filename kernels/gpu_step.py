@@ -176,9 +176,9 @@ def make_tile_step(layout, hidden, output, loss, penalty, dtype, rows, threads=T
         cuda.syncthreads()
 
         # Forward: one thread per (row, neuron) of each layer, its input z = b + W h, then f(z).
-        # Rows vary fastest: a warp's threads take one neuron in consecutive rows, so each
-        # weight they read is one broadcast load, where neurons-fastest would read 32
-        # weights a row of W apart (a cache line each).
+        # Rows vary fastest: a warp's threads take one neuron in consecutive rows (or, in
+        # tiles of 8 rows, 4 neurons), so a load of weights is one broadcast (or 4 lines),
+        # where neurons-fastest would read 32 weights a row of W apart (a cache line each).
         for l in range(L):
             n_in, n_out = sizes[l], sizes[l + 1]
             w, src, dst = w_at[l], act_at[l], act_at[l + 1]
