@@ -31,6 +31,21 @@ def test_forward_one_vector_plain_numpy(benchmark, shape):
     benchmark(numpy_forward, x, net.weights, net.biases)
 
 
+def test_forward_a_few_rows_wide(benchmark, backend):
+    # A few predictions at once (4 rows) through the same network: too few rows for
+    # fused to split into blocks worth their product, so it splits the output neurons
+    # (TUNING.min_block_rows), where NumPy's BLAS runs one small matrix product.
+    if backend == "python":
+        pytest.skip("interpreted loops: 7 million multiply-adds a call take seconds")
+    layers = LARGE[1]
+    net = fastnet.Network(layers, backend=backend, seed=0)
+    X = np.random.default_rng(1).normal(size=(4, layers[0]))
+    reference = fastnet.Network(layers, backend=reference_ops(), seed=0).forward(X)
+    np.testing.assert_allclose(np.asarray(net.forward(X)), reference, rtol=1e-10)
+    record(benchmark, f"forward 4 rows {'-'.join(map(str, layers))}", backend)
+    benchmark(net.forward, X)
+
+
 def test_forward_one_vector_wide(benchmark, backend):
     # One prediction through the large case's network (784-1024-1024-10): its product
     # reads 7 MB of weights, so a backend on one thread is bound by one core's share of
