@@ -59,7 +59,7 @@ def test_a_usage_error_is_one_line_and_a_pointer_to_help(argv, says, capsys):
     assert says in err and len(err.splitlines()) == 1 and "usage:" not in err
 
 
-@pytest.mark.parametrize("changed, named", [(["--seed", "3"], "training rows (--data, --seed, --test-size"), (["--lr", "0.01"], "--lr")])
+@pytest.mark.parametrize("changed, named", [(["--seed", "3"], "training rows (--data, --drop, --seed, --test-size"), (["--lr", "0.01"], "--lr")])
 def test_a_resume_with_a_changed_flag_names_the_flag(folder, tmp_path, capsys, changed, named):
     common = ["train", "--data", str(folder / "f.csv"), "--quiet", "--backend", "numpy"]
     assert main(common + ["--epochs", "10", "--checkpoint", str(tmp_path / "run.ckpt")]) == 0

@@ -28,7 +28,7 @@ from .progress import ProgressBar
 from .train_checks import check_train_options, checkpoint_epoch
 
 # The command line's words for a checkpoint's fit settings (SettingChanged.key).
-_FLAGS_OF = {"data_crc": "training rows (--data, --seed, --test-size, --no-scale)",
+_FLAGS_OF = {"data_crc": "training rows (--data, --drop, --seed, --test-size, --no-scale)",
              "n_samples": "training rows (--data, --seed, --test-size)", "lr": "--lr", "batch_size": "--batch-size",
              "optimizer": "--optimizer", "optimizer_settings": "optimizer settings", "shuffle": "shuffling",
              "alpha": "L2 penalty (alpha)"}
@@ -54,6 +54,9 @@ def add_parser(sub):
                        description="Train a network and print backend, time, final cost and accuracies.")
     p.add_argument("--data", help="CSV with a header row, or .npz with arrays X and y (default: digits)")
     p.add_argument("--target", help="CSV column holding the labels (default: the last column)")
+    p.add_argument("--drop", action="append", default=[], metavar="COLUMN",
+                   help="leave this column of the --data file out of the features (an id, a name); repeat for more. "
+                        "A saved model records its feature columns, so predict leaves it out too")
     p.add_argument("--encoding", help="the --data file's text encoding (default utf-8), e.g. latin-1")
     p.add_argument("--no-header", action="store_true",
                    help="the --data file has no header row: its columns are named 1, 2, ... and the last is the target")
@@ -93,7 +96,8 @@ def _dataset(args):
     else:
         from ..data_files import load_table
 
-        X, y = load_table(args.data, args.target, options=table_options(args))
+        features = _features_kept(args) if args.drop else None
+        X, y = load_table(args.data, args.target, features=features, options=table_options(args))
         values, counts = numpy.unique(y, return_counts=True)
         if y.dtype.kind == "f" or len(values) > MAX_CLASSES:
             raise ValueError(f"the target has {len(values)} distinct values and looks continuous: fastnet train "
@@ -133,6 +137,33 @@ def table_options(args):
     return TableOptions(encoding=args.encoding, header=not args.no_header)
 
 
+def _features_kept(args):
+    """The --data file's feature columns, in order, less the target and the --drop columns; each --drop checked."""
+    import difflib
+
+    from ..data_files import csv_columns, load_table
+
+    if args.data.endswith(".npz"):
+        raise ValueError(f"--drop names columns of a table; {args.data!r} is an .npz file, whose X has no column names")
+    columns = csv_columns(args.data, table_options(args))
+    if columns is None:  # unreadable: the reader says why
+        load_table(args.data, args.target, options=table_options(args))
+        raise ValueError(f"--drop: {args.data!r} has no header row to find columns in")
+    target = args.target or columns[-1]
+    for name in args.drop:
+        if name == target:
+            raise ValueError(f"--drop {name!r} is the target column, the labels; to train on another column's "
+                             "labels, name it with --target")
+        if name not in columns:
+            close = difflib.get_close_matches(name, columns, n=1, cutoff=0.6)
+            raise ValueError(f"--drop {name!r}: {args.data!r} has no such column"
+                             f"{f' (closest: {close[0]!r})' if close else ''}; columns: {', '.join(columns)}")
+    features = [c for c in columns if c != target and c not in args.drop]
+    if not features:
+        raise ValueError(f"--drop leaves {args.data!r} no feature columns besides the target {target!r}")
+    return features
+
+
 def _column_names(args):
     """The CSV's target and feature column names, so that ``predict`` can pick the features by name."""
     from ..data_files import csv_columns
@@ -141,7 +172,7 @@ def _column_names(args):
     if not columns:
         return {"target": args.target}
     target = args.target or columns[-1]
-    return {"target": target, "features": [c for c in columns if c != target]}
+    return {"target": target, "features": [c for c in columns if c != target and c not in args.drop]}
 
 
 def _save(net, args, classes, stats):

@@ -92,6 +92,8 @@ def check_train_options(args):
         raise ValueError(f"--seed must be 0 or a positive integer, got {args.seed}")
     if args.data is not None and not 0 < args.test_size < 1:
         raise ValueError(f"--test-size must lie strictly between 0 and 1, got {args.test_size}")
+    if args.drop and args.data is None:
+        raise ValueError("--drop names columns of a --data file; the digits have none to drop")
     if args.checkpoint_every is not None and args.checkpoint is None:
         raise ValueError("--checkpoint-every needs --checkpoint PATH to write to")
     # An unknown or unusable backend, before any data is read. Only asked, not built: a
