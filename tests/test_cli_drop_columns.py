@@ -49,6 +49,7 @@ def test_a_dropped_column_is_not_a_feature_and_predict_leaves_it_out(tmp_path, w
 
 @pytest.mark.parametrize("extra, message", [
     (["--drop", "idd"], "--drop 'idd': '{data}' has no such column (closest: 'id')"),
+    (["--drop", "ID"], "--drop 'ID': '{data}' has no such column (closest: 'id')"),
     (["--drop", "size"], "--drop 'size' is the target column"),
     (["--drop", "id", "--drop", "a", "--drop", "b", "--drop", "c"], "--drop leaves '{data}' no feature columns"),
 ])

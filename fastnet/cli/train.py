@@ -155,7 +155,8 @@ def _features_kept(args):
             raise ValueError(f"--drop {name!r} is the target column, the labels; to train on another column's "
                              "labels, name it with --target")
         if name not in columns:
-            close = difflib.get_close_matches(name, columns, n=1, cutoff=0.6)
+            lower = {c.lower(): c for c in columns}  # 'ID' for 'id' is the likeliest slip
+            close = [lower[c] for c in difflib.get_close_matches(name.lower(), list(lower), n=1, cutoff=0.6)]
             raise ValueError(f"--drop {name!r}: {args.data!r} has no such column"
                              f"{f' (closest: {close[0]!r})' if close else ''}; columns: {', '.join(columns)}")
     features = [c for c in columns if c != target and c not in args.drop]
