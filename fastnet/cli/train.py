@@ -149,7 +149,7 @@ def _features_kept(args):
     if columns is None:  # unreadable: the reader says why
         load_table(args.data, args.target, options=table_options(args))
         raise ValueError(f"--drop: {args.data!r} has no header row to find columns in")
-    target = args.target or columns[-1]
+    target, features = _target_and_features(args, columns)
     for name in args.drop:
         if name == target:
             raise ValueError(f"--drop {name!r} is the target column, the labels; to train on another column's "
@@ -159,7 +159,6 @@ def _features_kept(args):
             close = [lower[c] for c in difflib.get_close_matches(name.lower(), list(lower), n=1, cutoff=0.6)]
             raise ValueError(f"--drop {name!r}: {args.data!r} has no such column"
                              f"{f' (closest: {close[0]!r})' if close else ''}; columns: {', '.join(columns)}")
-    features = [c for c in columns if c != target and c not in args.drop]
     if not features:
         raise ValueError(f"--drop leaves {args.data!r} no feature columns besides the target {target!r}")
     return features
@@ -172,8 +171,14 @@ def _column_names(args):
     columns = csv_columns(args.data, table_options(args)) if args.data is not None else None
     if not columns:
         return {"target": args.target}
+    target, features = _target_and_features(args, columns)
+    return {"target": target, "features": features}
+
+
+def _target_and_features(args, columns):
+    """The target column (--target, else the last) and the feature columns of ``columns``: the rest, less --drop."""
     target = args.target or columns[-1]
-    return {"target": target, "features": [c for c in columns if c != target and c not in args.drop]}
+    return target, [c for c in columns if c != target and c not in args.drop]
 
 
 def _save(net, args, classes, stats):
