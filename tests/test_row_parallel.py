@@ -95,16 +95,18 @@ def test_a_batch_too_short_for_two_row_blocks_splits_its_output_neurons(fused, a
 
 
 def test_a_batch_of_two_row_blocks_splits_its_rows(fused, all_cores_free, monkeypatch):
+    # As many output neurons as rows: not a wider layer, whose neurons would be split
+    # (tests/test_neuron_parallel.py).
     asked = []
     parts = fused.split.parts
     monkeypatch.setattr(fused.split, "parts", lambda count, work, *arrays: asked.append(count) or parts(count, work, *arrays))
     m = 2 * TUNING.min_block_rows
-    X, W, b, _, _ = _data(m, 784, 1024, "float64")
-    got, ref = np.full((m, 1024), np.nan), np.empty((m, 1024))
-    fused.dense_function(m, 784, 1024, "sigmoid")(X, W, b, got)
+    X, W, b, _, _ = _data(m, 784, m, "float64")
+    got, ref = np.full((m, m), np.nan), np.empty((m, m))
+    fused.dense_function(m, 784, m, "sigmoid")(X, W, b, got)
     reference_ops().dense(X, W, b, "sigmoid", ref)
     _close(got, ref, "float64")
-    assert asked == [m] and parts(m, m * 784 * 1024) == 2
+    assert asked == [m] and parts(m, m * 784 * m) == 2
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

@@ -28,7 +28,7 @@ from ..numpy_ops import NumpyOps
 from ..reference import check_activation, loss_of
 from ...kernel_modules import kernel_module
 from .blas_threads import SingleThreadBlas, numpy_blas_controller
-from .row_rule import RowSplit
+from .row_rule import RowSplit, splits_neurons
 
 # The compiled kernels (kernels/ at the repository's top): whole-matrix passes, row-split
 # passes, and the exp that vectorises.
@@ -38,6 +38,7 @@ make_exp = kernel_module("fused_exp").make_exp
 make_tanh = kernel_module("fused_exp").make_tanh
 sparse_products = kernel_module("fused_sparse")
 backprop = kernel_module("fused_backprop")
+neurons = kernel_module("fused_neurons")
 
 # Never "reassoc" where the fast exp is: its rounding trick needs (t + S) - S as
 # written. The loss kernels have no such exp, and reassoc lets their sums vectorise.
@@ -129,7 +130,13 @@ class FusedOps(NumpyOps):
     def _compile_rows(self, factory, dtype, names):
         activations = self.activations[dtype]
         block_sums = self._block_sums()
-        if factory is rows.make_weight_grads_rows:
+        if factory is neurons.make_weight_grads_neurons:
+            made = factory()
+        elif factory is neurons.make_dense_neurons:
+            made = factory(activations[names[0]].forward)
+        elif factory is neurons.make_backward_step_neurons:
+            made = factory(layers.make_activation_backward(activations[names[0]]))
+        elif factory is rows.make_weight_grads_rows:
             made = factory(block_sums)
         elif factory is rows.make_dense_rows:
             made = factory(layers.make_bias_activation(activations[names[0]]))
@@ -168,8 +175,12 @@ class FusedOps(NumpyOps):
             return self._serial_layer(work, kind)  # never split, whatever the load
         # Blocks of rows; a batch too short for two blocks (one prediction, a few) splits
         # its output neurons instead: each thread reads its own rows of W.
-        short = m < 2 * TUNING.min_block_rows
-        factory, count = (rows.make_dense_columns, n_out) if short else (rows.make_dense_rows, m)
+        if m < 2 * TUNING.min_block_rows:
+            factory, count = rows.make_dense_columns, n_out
+        elif splits_neurons(m, n_out):
+            factory, count = neurons.make_dense_neurons, n_out
+        else:
+            factory, count = rows.make_dense_rows, m
         split = {dtype: self.kernel(factory, dtype, kind) for dtype in self.activations}
         serial = self._serial_layer(work, kind)
         blocks = self.split.parts
@@ -235,7 +246,9 @@ class FusedOps(NumpyOps):
         # one thread: one block of rows a free core where the row split runs, else one
         # block on this thread alone (the serial kernel, also on one core: see
         # make_backprop_rows on why it is a kernel of its own). A loss through a softmax
-        # has no fused kernel: the layers then.
+        # has no fused kernel: the layers then. So too where the split runs and a layer
+        # has more output neurons than the batch has rows: that layer splits its neurons
+        # (see splits_neurons), which only the layers do.
         through = loss_of(self.losses, loss).through_activation
         if self.split.scipy_blas is None or (through and output_activation == "softmax"):
             return None
@@ -244,6 +257,8 @@ class FusedOps(NumpyOps):
         split, serial = (self._kernels_by_dtype(backprop.make_backprop_rows, *names, threads)
                          for threads in ("parallel", "serial"))
         blocks, most = self.split.parts, self.split.threads
+        # Each layer that splits its neurons, with its forward pass's work (see dense_function).
+        neuron_layers = [(n_out, m * n_in * n_out) for n_in, n_out in zip(layers, layers[1:]) if splits_neurons(m, n_out)]
         sums = {}  # dtype -> every block's gradient and cost, made on first use
 
         def block_sums(dtype):
@@ -258,6 +273,8 @@ class FusedOps(NumpyOps):
             # X and Y come from outside the network: the kernel takes them contiguous, in its dtype.
             if not (X.flags.c_contiguous and Y.flags.c_contiguous and X.dtype == dtype and Y.dtype == dtype):
                 return None
+            if any(blocks(n_out, layer_work) for n_out, layer_work in neuron_layers):
+                return None  # the layers, one of them split by neurons
             n = blocks(m, work)
             t = dtype.type
             total = (split if n else serial)(dtype)(X, Y, Ws, bs, dWs, dbs, Hs, Ds, *block_sums(dtype), t(1.0 / m),
@@ -273,11 +290,14 @@ class FusedOps(NumpyOps):
         work = 2 * m * n_in * n_out  # both products
         if kind == "softmax" or self.split.off is not None or work // TUNING.parallel_min_work < 2:
             return super().backward_function(m, n_in, n_out, kind)
-        split = self._kernels_by_dtype(rows.make_backward_step_rows, kind)
+        by_neurons = splits_neurons(m, n_out)
+        split = self._kernels_by_dtype(neurons.make_backward_step_neurons if by_neurons else rows.make_backward_step_rows,
+                                       kind)
         blocks, backward_step = self.split.parts, self.backward_step
+        count = n_out if by_neurons else m
 
         def row_parallel_backward(delta, W, H, dW, db, out):
-            if n := blocks(m, work):
+            if n := blocks(count, work):
                 split(out.dtype)(delta, W, H, dW, db, out, n)
                 return out
             return backward_step(delta, W, H, kind, dW, db, out)
@@ -288,12 +308,14 @@ class FusedOps(NumpyOps):
         work = m * n_in * n_out
         if self.split.off is not None or work // TUNING.parallel_min_work < 2:
             return self.weight_grads
-        split = self._kernels_by_dtype(rows.make_weight_grads_rows)
+        by_neurons = splits_neurons(m, n_out)
+        split = self._kernels_by_dtype(neurons.make_weight_grads_neurons if by_neurons else rows.make_weight_grads_rows)
         blocks, weight_grads = self.split.parts, self.weight_grads
+        count = n_out if by_neurons else m
 
         def row_parallel_weight_grads(delta, H, dW, db):
             # H is the network's input X here, the one array from outside: checked as dense's X.
-            if (n := blocks(m, work)) and H.flags.c_contiguous and H.dtype == dW.dtype:
+            if (n := blocks(count, work)) and H.flags.c_contiguous and H.dtype == dW.dtype:
                 split(dW.dtype)(delta, H, dW, db, n)
             else:
                 weight_grads(delta, H, dW, db)

@@ -3,7 +3,8 @@
 :class:`RowSplit` decides once per backend whether the row-parallel kernels of
 :mod:`.rows` can run here (more than one core to run on, Numba's OpenMP threads, a
 SciPy BLAS of its own to hold to one thread, not turned off), and for each layer how
-many blocks of rows it gets (:meth:`RowSplit.parts`).
+many blocks of rows it gets (:meth:`RowSplit.parts`); :func:`splits_neurons` whether a
+layer splits its output neurons instead.
 """
 
 import os
@@ -32,6 +33,19 @@ def why_off_before_launching(threads):
     if threads < 2:
         return "one core or one Numba thread to run on"
     return None
+
+
+def splits_neurons(m, n_out):
+    """Whether a layer of ``n_out`` output neurons splits those over the threads, not its batch of m rows.
+
+    Each block's products are BLAS calls of their own, and each call first packs
+    (copies) all of its other operand: a block of rows packs all of W (n_out x n_in),
+    a block of neurons the whole batch (m x n_in). So the split that copies less is by
+    neurons while the batch has fewer rows than the layer has neurons (see
+    ``kernels/fused_neurons.py``). A forward batch too short for two row blocks splits its
+    neurons whatever this says (``FusedOps.dense_function``).
+    """
+    return m < n_out
 
 
 class RowSplit:
