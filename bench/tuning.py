@@ -33,9 +33,13 @@ def best_time(fn, calls):
     return (time.perf_counter() - start) / calls
 
 
-def compare(name, size, below, above, picks_below, repeats, calls, rtol=1e-10):
-    """Check the two sides agree (to ``rtol``: float32 sides need more), time them interleaved; one result row."""
-    a, b = below(), above()
+def compare(name, size, below, above, picks_below, repeats, calls, rtol=1e-10, result=None):
+    """Check the two sides agree (to ``rtol``: float32 sides need more), time them interleaved; one result row.
+
+    Each side returns its result, or, where it writes into buffers both sides share (too
+    big to copy inside the timing), nothing, and ``result()`` reads them after it.
+    """
+    a, b = ((side(), result())[1] if result else side() for side in (below, above))
     np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * 1e-2, err_msg=f"{name} {size}: the two sides differ")
     t_below = t_above = float("inf")
     for _ in range(repeats):
@@ -198,9 +202,51 @@ def min_block_rows(repeats):
     return results
 
 
+def neuron_split(repeats):
+    """fused: a 1024 -> 1024 sigmoid layer's backward step (its gradients and the delta below) on every thread,
+    its output neurons split (below) or its rows (above), by batch rows.
+
+    The rule splits the neurons while the batch has fewer rows than the layer has
+    neurons (``row_rule.splits_neurons``): a row block's products pack all of W, a
+    neuron block's the whole batch.
+    """
+    fused = _fused_with_row_split("neuron_split")
+    if fused is None:
+        return []
+    from fastnet.backends.fused import neurons as neuron_kernels, rows as row_kernels
+    from fastnet.backends.fused.row_rule import splits_neurons
+
+    results = []
+    threads = fused.split.threads
+    n = 1024
+    with fused.running():
+        for dtype in (np.float32, np.float64):
+            by_neurons = fused.kernel(neuron_kernels.make_backward_step_neurons, dtype, "sigmoid")
+            by_rows = fused.kernel(row_kernels.make_backward_step_rows, dtype, "sigmoid")
+            W = (_rng().normal(size=(n, n)) / 32).astype(dtype)
+            for m in [16, 64, 256, 512, 1024, 2048]:
+                delta, H = _rng().normal(size=(m, n)).astype(dtype), _rng().random((m, n)).astype(dtype)
+                out, dW, db = np.empty((m, n), dtype), np.empty((n, n), dtype), np.empty(n, dtype)
+
+                def scaled():
+                    # Each output over its largest value: float32 sums of 1024 terms agree to a share of that.
+                    return np.concatenate([a.ravel() / np.abs(a).max() for a in (out, dW, db)]).astype(np.float64)
+
+                def below():
+                    by_neurons(delta, W, H, dW, db, out, threads)
+
+                def above():
+                    by_rows(delta, W, H, dW, db, out, max(1, min(threads, m // TUNING.min_block_rows)))
+
+                tolerance = 1e-10 if dtype == np.float64 else 1e-4
+                results.append(compare("neuron_split", f"{m}x{n}x{n} {np.dtype(dtype).name}", below, above,
+                                       splits_neurons(m, n), repeats, 3, rtol=tolerance, result=scaled))
+    return results
+
+
 RULES = {"small_sigmoid": small_sigmoid, "small_product": small_product, "row_max_loop": row_max_loop,
          "blas_small_matrix": blas_small_matrix, "parallel_min_work": parallel_min_work,
-         "min_block_rows": min_block_rows}
+         "min_block_rows": min_block_rows, "neuron_split": neuron_split}
 
 
 def main(argv=None):

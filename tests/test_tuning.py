@@ -47,6 +47,24 @@ def test_bench_tuning_times_short_batches_split_both_ways():
         assert side == ("below" if m < 2 * TUNING.min_block_rows else "above"), (size, dtype, side)
 
 
+@pytest.mark.slow  # a subprocess that compiles fused's row and neuron kernels
+def test_bench_tuning_times_a_backward_step_split_by_neurons_and_by_rows():
+    from fastnet.backends.fused.row_rule import splits_neurons
+
+    proc = subprocess.run([sys.executable, "-m", "bench.tuning", "neuron_split", "--repeats", "1"],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    if "not measurable here" in proc.stdout:
+        pytest.skip(proc.stdout.strip())
+    rows = [line.split() for line in proc.stdout.splitlines() if line.startswith("neuron_split ")]
+    # 6 batch sizes in 2 dtypes through a 1024-neuron layer, both sides checked against
+    # each other first; the rule splits the neurons of a batch shorter than the layer is wide
+    assert len(rows) == 12
+    for row in rows:
+        m, n = (int(x) for x in row[1].split("x")[:2])
+        assert row[5] == ("below" if splits_neurons(m, n) else "above") and (m < n) == (row[5] == "below"), row
+
+
 def test_cores_available_lie_between_one_and_the_machine_s():
     assert 1 <= available_cores() <= (os.cpu_count() or 1)
 

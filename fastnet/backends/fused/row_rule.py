@@ -90,7 +90,8 @@ class RowSplit:
             return f"serial: on one thread, {how} ({self.off})"
         return (f"row-parallel on up to {self.threads} Numba threads, as many as other processes leave cores free "
                 f"(from {TUNING.parallel_min_work:,} multiply-adds and {TUNING.min_block_rows} rows a thread, "
-                "a shorter batch's output neurons; serial on a busy machine); "
+                "the output neurons of a layer wider than its batch or of a forward batch under "
+                f"{2 * TUNING.min_block_rows} rows; serial on a busy machine); "
                 "NumPy's and SciPy's BLAS held to one thread while fused runs")
 
     def parts(self, m, work, *arrays):
