@@ -13,6 +13,8 @@ from .peers import numpy_train
 from .workloads import DIGITS_ITERATIONS, PYTHON_ITERATIONS, QUICK, digits, large_data, reference_ops
 
 LR = 0.25
+# test_wide_minibatch_training: one epoch of this many of the large data's rows.
+WIDE_EPOCH_ROWS, WIDE_BATCH = 2048, 64
 
 
 def tutorial_net(backend, dtype, layers=(64, 30, 10)):
@@ -48,6 +50,25 @@ def test_large_training_step(benchmark, backend, dtype):
                                rtol=1e-10 if dtype == "float64" else 1e-4)
     benchmark.pedantic(net.fit, args=(X, Y), kwargs=dict(epochs=1, lr=0.01), rounds=1)
     record(benchmark, f"train step {X.shape[0]}x{'-'.join(map(str, layers))}", backend, dtype, iterations=1, scale_to=1)
+
+
+def test_wide_minibatch_training(benchmark, backend, dtype):
+    # The large net trained as people often do, on mini-batches of 64 rows: fewer rows
+    # than its hidden layers have neurons, so fused splits each wide layer's neurons
+    # over the threads (fastnet.backends.fused.row_rule.splits_neurons), not its rows.
+    if backend in ("python", "numba"):
+        pytest.skip("loops: 5 billion multiply-adds an epoch take minutes")
+    layers, X, Y = large_data(dtype)
+    X, Y = X[:WIDE_EPOCH_ROWS], Y[:WIDE_EPOCH_ROWS]
+    net, reference = tutorial_net(backend, dtype, layers), tutorial_net(reference_ops(), dtype, layers)
+    options = dict(epochs=1, lr=0.01, batch_size=WIDE_BATCH, optimizer="sgd", shuffle=False)
+    rtol = 1e-10 if dtype == "float64" else 1e-4
+    np.testing.assert_allclose(net.fit(X[:256], Y[:256], **options), reference.fit(X[:256], Y[:256], **options),
+                               rtol=rtol)
+    for W, W_ref in zip(net.get_params()[0], reference.get_params()[0]):
+        np.testing.assert_allclose(W, W_ref, rtol=rtol, atol=rtol * np.abs(W_ref).max())
+    benchmark.pedantic(net.fit, args=(X, Y), kwargs=options, rounds=3)
+    record(benchmark, f"train epoch {X.shape[0]}x{'-'.join(map(str, layers))}, batches of {WIDE_BATCH}", backend, dtype)
 
 
 def test_digits_training_sklearn(benchmark):
