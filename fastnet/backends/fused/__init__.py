@@ -5,7 +5,8 @@ four ufunc passes per sigmoid, three more per derivative, a strided reduction fo
 each bias gradient, a temporary per parameter update. :class:`FusedOps` keeps the
 numpy backend as it is and overrides those hot spots, each behind one condition:
 
-* a layer big enough to split (:mod:`.row_rule`) runs row-parallel (:mod:`.rows`);
+* a layer big enough to split (:mod:`.row_rule`) runs row-parallel (:mod:`.rows`), or
+  neuron-parallel where it has more output neurons than the batch has rows (:mod:`.neurons`);
 * otherwise NumPy's product, then one kernel of :mod:`.kernels` for the bias and
   activation, the derivative, or the loss's cost and delta;
 * a sparse input's first layer has its own two products (:mod:`.fused_sparse`);
@@ -173,8 +174,10 @@ class FusedOps(NumpyOps):
         work = m * n_in * n_out
         if kind == "softmax" or self.split.off is not None or work // TUNING.parallel_min_work < 2:
             return self._serial_layer(work, kind)  # never split, whatever the load
-        # Blocks of rows; a batch too short for two blocks (one prediction, a few) splits
-        # its output neurons instead: each thread reads its own rows of W.
+        # Blocks of rows, unless the layer has more output neurons than the batch has rows:
+        # then blocks of neurons, each thread reading only its own rows of W, by
+        # matrix-vector products where the batch is too short for two row blocks (one
+        # prediction, a few), whatever the layer's width.
         if m < 2 * TUNING.min_block_rows:
             factory, count = rows.make_dense_columns, n_out
         elif splits_neurons(m, n_out):
