@@ -30,14 +30,19 @@ def test_bench_tuning_checks_both_sides_of_a_rule_then_times_them():
     assert len(rows) == 12 and all(line.split()[-2] in ("below", "above") for line in rows)
 
 
-@pytest.mark.slow  # a subprocess that compiles fused's row kernels
-def test_bench_tuning_times_short_batches_split_both_ways():
-    proc = subprocess.run([sys.executable, "-m", "bench.tuning", "min_block_rows", "--repeats", "1"],
+def _rule_rows(name):
+    """``python -m bench.tuning NAME --repeats 1``'s result rows, split into fields (skips where the split is off)."""
+    proc = subprocess.run([sys.executable, "-m", "bench.tuning", name, "--repeats", "1"],
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     if "not measurable here" in proc.stdout:
         pytest.skip(proc.stdout.strip())
-    rows = [line.split() for line in proc.stdout.splitlines() if line.startswith("min_block_rows ")]
+    return [line.split() for line in proc.stdout.splitlines() if line.startswith(name + " ")]
+
+
+@pytest.mark.slow  # a subprocess that compiles fused's row kernels
+def test_bench_tuning_times_short_batches_split_both_ways():
+    rows = _rule_rows("min_block_rows")
     # 7 batch sizes in 2 dtypes, both sides checked against each other first (float64 to 1e-10);
     # the side the rule picks is the one fused.dense_function takes for that batch
     assert len(rows) == 14
@@ -49,20 +54,14 @@ def test_bench_tuning_times_short_batches_split_both_ways():
 
 @pytest.mark.slow  # a subprocess that compiles fused's row and neuron kernels
 def test_bench_tuning_times_a_backward_step_split_by_neurons_and_by_rows():
-    from fastnet.backends.fused.row_rule import splits_neurons
-
-    proc = subprocess.run([sys.executable, "-m", "bench.tuning", "neuron_split", "--repeats", "1"],
-                          cwd=ROOT, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    if "not measurable here" in proc.stdout:
-        pytest.skip(proc.stdout.strip())
-    rows = [line.split() for line in proc.stdout.splitlines() if line.startswith("neuron_split ")]
+    rows = _rule_rows("neuron_split")
     # 6 batch sizes in 2 dtypes through a 1024-neuron layer, both sides checked against
-    # each other first; the rule splits the neurons of a batch shorter than the layer is wide
+    # each other first; the rule (row_rule.splits_neurons) splits the neurons of a batch
+    # shorter than the layer is wide
     assert len(rows) == 12
     for row in rows:
         m, n = (int(x) for x in row[1].split("x")[:2])
-        assert row[5] == ("below" if splits_neurons(m, n) else "above") and (m < n) == (row[5] == "below"), row
+        assert row[5] == ("below" if m < n else "above"), row
 
 
 def test_cores_available_lie_between_one_and_the_machine_s():
