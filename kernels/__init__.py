@@ -5,8 +5,9 @@ activation, a loss, an update rule from :mod:`fastnet.maths`, the per-neuron sum
 :mod:`fastnet.neurons`), so no piece of maths is written again here:
 
 * ``loops``: the python and numba backends' loops (interpreted or ``numba.njit``);
-* ``fused_layers``, ``fused_rows``, ``fused_exp``: the fused CPU backend's one-pass
-  kernels, their row-parallel forms and the exp that vectorises;
+* ``fused_layers``, ``fused_rows``, ``fused_neurons``, ``fused_exp``: the fused CPU
+  backend's one-pass kernels, their row- and neuron-parallel forms and the exp that
+  vectorises;
 * ``gpu_layers``, ``gpu_step``: ``numba.cuda`` kernels of the cupy backend, between
   cuBLAS products and as the fused step of small networks.
 
