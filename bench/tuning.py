@@ -203,44 +203,76 @@ def min_block_rows(repeats):
 
 
 def neuron_split(repeats):
-    """fused: a 1024 -> 1024 sigmoid layer's backward step (its gradients and the delta below) on every thread,
-    its output neurons split (below) or its rows (above), by batch rows.
+    """fused: a layer split over every thread by its output neurons (below) or by its rows (above), by batch rows.
 
-    The rule splits the neurons while the batch has fewer rows than the layer has
-    neurons (``row_rule.splits_neurons``): a row block's products pack all of W, a
-    neuron block's the whole batch.
+    First a 1024 -> 1024 sigmoid layer's backward step (its gradients and the delta
+    below), which splits the neurons while the batch has fewer rows than the layer has
+    neurons (``row_rule.splits_neurons``): a row block's products pack all of W and
+    write a whole gradient, a neuron block's pack the whole batch. Then forward passes
+    through 784 -> 1024 and 64 -> 4096, which split the neurons only while the batch is
+    at most ``1 / TUNING.forward_neuron_share`` of each side of W
+    (``row_rule.forward_splits_neurons``).
     """
     fused = _fused_with_row_split("neuron_split")
     if fused is None:
         return []
+    results = []
+    with fused.running():
+        for dtype in (np.float32, np.float64):
+            results += _backward_step_both_ways(fused, dtype, repeats)
+            results += _forward_both_ways(fused, dtype, repeats)
+    return results
+
+
+def _backward_step_both_ways(fused, dtype, repeats):
     from fastnet.backends.fused import neurons as neuron_kernels, rows as row_kernels
     from fastnet.backends.fused.row_rule import splits_neurons
 
-    results = []
-    threads = fused.split.threads
-    n = 1024
-    with fused.running():
-        for dtype in (np.float32, np.float64):
-            by_neurons = fused.kernel(neuron_kernels.make_backward_step_neurons, dtype, "sigmoid")
-            by_rows = fused.kernel(row_kernels.make_backward_step_rows, dtype, "sigmoid")
-            W = (_rng().normal(size=(n, n)) / 32).astype(dtype)
-            for m in [16, 64, 256, 512, 1024, 2048]:
-                delta, H = _rng().normal(size=(m, n)).astype(dtype), _rng().random((m, n)).astype(dtype)
-                out, dW, db = np.empty((m, n), dtype), np.empty((n, n), dtype), np.empty(n, dtype)
+    threads, n, results = fused.split.threads, 1024, []
+    by_neurons = fused.kernel(neuron_kernels.make_backward_step_neurons, dtype, "sigmoid")
+    by_rows = fused.kernel(row_kernels.make_backward_step_rows, dtype, "sigmoid")
+    W = (_rng().normal(size=(n, n)) / 32).astype(dtype)
+    for m in [16, 64, 256, 512, 1024, 2048]:
+        delta, H = _rng().normal(size=(m, n)).astype(dtype), _rng().random((m, n)).astype(dtype)
+        out, dW, db = np.empty((m, n), dtype), np.empty((n, n), dtype), np.empty(n, dtype)
 
-                def scaled():
-                    # Each output over its largest value: float32 sums of 1024 terms agree to a share of that.
-                    return np.concatenate([a.ravel() / np.abs(a).max() for a in (out, dW, db)]).astype(np.float64)
+        def scaled():
+            # Each output over its largest value: float32 sums of 1024 terms agree to a share of that.
+            return np.concatenate([a.ravel() / np.abs(a).max() for a in (out, dW, db)]).astype(np.float64)
 
-                def below():
-                    by_neurons(delta, W, H, dW, db, out, threads)
+        def below():
+            by_neurons(delta, W, H, dW, db, out, threads)
 
-                def above():
-                    by_rows(delta, W, H, dW, db, out, max(1, min(threads, m // TUNING.min_block_rows)))
+        def above():
+            by_rows(delta, W, H, dW, db, out, max(1, min(threads, m // TUNING.min_block_rows)))
 
-                tolerance = 1e-10 if dtype == np.float64 else 1e-4
-                results.append(compare("neuron_split", f"{m}x{n}x{n} {np.dtype(dtype).name}", below, above,
-                                       splits_neurons(m, n), repeats, 3, rtol=tolerance, result=scaled))
+        tolerance = 1e-10 if dtype == np.float64 else 1e-4
+        results.append(compare("neuron_split", f"backward:{m}x{n}x{n} {np.dtype(dtype).name}", below, above,
+                               splits_neurons(m, n), repeats, 3, rtol=tolerance, result=scaled))
+    return results
+
+
+def _forward_both_ways(fused, dtype, repeats):
+    from fastnet.backends.fused import neurons as neuron_kernels, rows as row_kernels
+    from fastnet.backends.fused.row_rule import forward_splits_neurons
+
+    threads, results = fused.split.threads, []
+    by_neurons = fused.kernel(neuron_kernels.make_dense_neurons, dtype, "sigmoid")
+    by_rows = fused.kernel(row_kernels.make_dense_rows, dtype, "sigmoid")
+    for m, n_in, n_out in [(32, 784, 1024), (128, 784, 1024), (512, 784, 1024), (128, 64, 4096), (512, 64, 4096)]:
+        X, out = _rng().normal(size=(m, n_in)).astype(dtype), np.empty((m, n_out), dtype)
+        W, b = (_rng().normal(size=(n_out, n_in)) / 32).astype(dtype), _rng().normal(size=n_out).astype(dtype)
+
+        def below():
+            by_neurons(X, W, b, out, threads)
+
+        def above():
+            by_rows(X, W, b, out, min(threads, m // TUNING.min_block_rows))
+
+        tolerance = 1e-10 if dtype == np.float64 else 1e-5
+        results.append(compare("neuron_split", f"forward:{m}x{n_in}x{n_out} {np.dtype(dtype).name}", below, above,
+                               forward_splits_neurons(m, n_in, n_out), repeats, 5, rtol=tolerance,
+                               result=lambda: out.astype(np.float64)))
     return results
 
 
@@ -255,11 +287,11 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=7, help="interleaved rounds per side (default: 7)")
     args = parser.parse_args(argv)
     results = []
-    print(f"{'rule':26s} {'size':24s} {'below us':>9s} {'above us':>9s}  rule picks  faster?")
+    print(f"{'rule':26s} {'size':34s} {'below us':>9s} {'above us':>9s}  rule picks  faster?")
     for name in args.names or RULES:
         for row in RULES[name](args.repeats):
             results.append(row)
-            print(f"{row['rule']:26s} {row['size']:24s} {row['below_us']:9.2f} {row['above_us']:9.2f}  "
+            print(f"{row['rule']:26s} {row['size']:34s} {row['below_us']:9.2f} {row['above_us']:9.2f}  "
                   f"{row['picks']:10s}  {'yes' if row['right'] else 'NO'}", flush=True)
     wrong = [r for r in results if not r["right"]]
     print(f"{len(results) - len(wrong)} of {len(results)} sizes: the rule picks the faster side (within 5%)")

@@ -54,6 +54,13 @@ class Tuning:
     #: its share of W once, a matrix-vector product a row) or, in a training update's
     #: backprop, runs on one thread.
     min_block_rows: int = dataclasses.field(default=8, metadata={"bench": "min_block_rows"})
+    #: fused: a forward pass splits a layer's output neurons over the threads (not its
+    #: rows) only while the batch has at most 1/this of the rows and of the columns of W.
+    #: A neuron block writes its outputs through a buffer of its own, a pass over them
+    #: that a row block does not make, so the forward gains only where packing W again
+    #: for each row block costs more (a training update's backward gains while the
+    #: batch is shorter than the layer is wide: ``row_rule.splits_neurons``).
+    forward_neuron_share: int = dataclasses.field(default=4, metadata={"bench": "neuron_split"})
 
     def describe(self):
         """Lines for ``fastnet info``: each value, then what the probes found here."""

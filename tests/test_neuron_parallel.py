@@ -10,8 +10,9 @@ layer functions and a whole training run.
 import numpy as np
 import pytest
 
-from fastnet.backends.fused.row_rule import splits_neurons
+from fastnet.backends.fused.row_rule import forward_splits_neurons, splits_neurons
 from fastnet.kernel_modules import kernel_module
+from fastnet.tuning import TUNING
 
 from .conftest import reference_ops
 from .test_row_parallel import KINDS, _close, _data, all_cores_free, fused  # noqa: F401 (fixtures)
@@ -62,6 +63,14 @@ def test_the_split_copies_the_smaller_operand():
     assert not splits_neurons(1024, 1024) and not splits_neurons(1078, 30)
 
 
+def test_a_forward_pass_splits_neurons_only_for_a_batch_short_beside_both_sides_of_w():
+    share = TUNING.forward_neuron_share
+    assert forward_splits_neurons(32, 784, 1024) and forward_splits_neurons(784 // share, 784, 1024)
+    assert not forward_splits_neurons(784 // share + 1, 784, 1024)
+    assert not forward_splits_neurons(512, 784, 1024)  # a prediction's block of a wide net
+    assert not forward_splits_neurons(32, 64, 4096)  # a narrow input: W is cheap to pack again
+
+
 def _asked_counts(fused, monkeypatch):
     """Record the count (rows or neurons) each layer asks the split for."""
     asked = []
@@ -72,6 +81,8 @@ def _asked_counts(fused, monkeypatch):
 
 @pytest.mark.parametrize("m", [2 * 8, 100])
 def test_a_batch_shorter_than_the_layer_is_wide_splits_its_neurons(fused, all_cores_free, monkeypatch, m):
+    # 16 rows: every step splits the neurons; 100: the forward pass splits the rows
+    # (100 is over a quarter of 256), the gradients the neurons.
     asked = _asked_counts(fused, monkeypatch)
     X, W, b, H, delta = _data(m, 300, 256, "float64")
     got, ref = np.full((m, 256), np.nan), np.empty((m, 256))
@@ -91,7 +102,9 @@ def test_a_batch_shorter_than_the_layer_is_wide_splits_its_neurons(fused, all_co
     reference_ops().backward_step(delta2, W2, H2, "tanh", ref_dW2, ref_db2, ref_out)
     for g, r in ((out, ref_out), (dW2, ref_dW2), (db2, ref_db2)):
         _close(g, r, "float64")
-    assert asked == [256, 256, 300] and fused.split.parts(256, m * 300 * 256) >= 2
+    forward = 256 if forward_splits_neurons(m, 300, 256) else m
+    assert asked == [forward, 256, 300] and fused.split.parts(256, m * 300 * 256) >= 2
+    assert forward == (256 if m == 16 else 100)
 
 
 def test_a_batch_as_long_as_the_layer_is_wide_splits_its_rows(fused, all_cores_free, monkeypatch):
@@ -137,5 +150,16 @@ def test_training_whose_wide_layers_are_too_small_to_split_keeps_the_whole_backp
     # 4 rows through 100 neurons: each layer's work is under two launches' worth, so no
     # layer would split, and the one-kernel backprop keeps the batch.
     costs, _, whole = _training(fused, [100, 100, 50, 10], 4)
+    assert whole is not None
+    np.testing.assert_allclose(costs["fused"], costs["reference"], rtol=1e-10)
+
+
+def test_training_whose_batch_is_not_short_enough_for_a_forward_neuron_split_keeps_the_whole_backprop(
+        fused, all_cores_free):
+    # 64 rows through 784 -> 100: the layer's gradients alone would split its neurons
+    # (64 < 100), not its forward pass (64 is over a quarter of 100), and for that the
+    # one-kernel backprop keeps the batch (see FusedOps.backprop_function).
+    assert splits_neurons(64, 100) and not forward_splits_neurons(64, 784, 100)
+    costs, _, whole = _training(fused, [784, 100, 10], 64)
     assert whole is not None
     np.testing.assert_allclose(costs["fused"], costs["reference"], rtol=1e-10)

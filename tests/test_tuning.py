@@ -53,15 +53,21 @@ def test_bench_tuning_times_short_batches_split_both_ways():
 
 
 @pytest.mark.slow  # a subprocess that compiles fused's row and neuron kernels
-def test_bench_tuning_times_a_backward_step_split_by_neurons_and_by_rows():
+def test_bench_tuning_times_layers_split_by_neurons_and_by_rows():
     rows = _rule_rows("neuron_split")
-    # 6 batch sizes in 2 dtypes through a 1024-neuron layer, both sides checked against
-    # each other first; the rule (row_rule.splits_neurons) splits the neurons of a batch
-    # shorter than the layer is wide
-    assert len(rows) == 12
+    # In 2 dtypes, both sides checked against each other first: 6 batch sizes of a
+    # 1024-neuron backward step, split by neurons while the batch is shorter than the
+    # layer is wide (row_rule.splits_neurons); 5 forward passes, split by neurons only
+    # while the batch is at most a share of each side of W (forward_splits_neurons).
+    assert len(rows) == 22
     for row in rows:
-        m, n = (int(x) for x in row[1].split("x")[:2])
-        assert row[5] == ("below" if m < n else "above"), row
+        step, shape = row[1].split(":")
+        m, n_in, n_out = (int(x) for x in shape.split("x"))
+        if step == "backward":
+            assert row[5] == ("below" if m < n_out else "above"), row
+        else:
+            assert row[5] == ("below" if TUNING.forward_neuron_share * m <= min(n_in, n_out) else "above"), row
+    assert {row[1].split(":")[0] for row in rows} == {"backward", "forward"}
 
 
 def test_cores_available_lie_between_one_and_the_machine_s():

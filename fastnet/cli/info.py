@@ -68,9 +68,10 @@ def run(_args):
         else:
             print(f"fused layers: row-parallel on up to {threads} threads, as many as other processes leave cores "
                   f"free, from {2 * TUNING.parallel_min_work:,} multiply-adds a layer and blocks of "
-                  f"{TUNING.min_block_rows} rows (a layer with more output neurons than the batch has rows, or a "
-                  f"forward batch under {2 * TUNING.min_block_rows} rows, splits its neurons instead); serial on a busy "
-                  "machine or "
+                  f"{TUNING.min_block_rows} rows (a layer with more output neurons than the batch has rows splits its "
+                  "neurons instead in a training update's backward step, and in the forward pass where the batch is "
+                  f"at most 1/{TUNING.forward_neuron_share} of each side of W or under {2 * TUNING.min_block_rows} "
+                  "rows); serial on a busy machine or "
                   "where that cannot run (decided when fused is first used)")
     print(f"compiled kernels cached in: {numba_cache_dir()}")
     for folder in unused_cache_folders():

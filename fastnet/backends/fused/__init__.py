@@ -6,7 +6,7 @@ each bias gradient, a temporary per parameter update. :class:`FusedOps` keeps th
 numpy backend as it is and overrides those hot spots, each behind one condition:
 
 * a layer big enough to split (:mod:`.row_rule`) runs row-parallel (:mod:`.rows`), or
-  neuron-parallel where it has more output neurons than the batch has rows (:mod:`.neurons`);
+  neuron-parallel where the batch is short for the layer's width (:mod:`.neurons`);
 * otherwise NumPy's product, then one kernel of :mod:`.kernels` for the bias and
   activation, the derivative, or the loss's cost and delta;
 * a sparse input's first layer has its own two products (:mod:`.fused_sparse`);
@@ -29,7 +29,7 @@ from ..numpy_ops import NumpyOps
 from ..reference import check_activation, loss_of
 from ...kernel_modules import kernel_module
 from .blas_threads import SingleThreadBlas, numpy_blas_controller
-from .row_rule import RowSplit, splits_neurons
+from .row_rule import RowSplit, forward_splits_neurons, splits_neurons
 
 # The compiled kernels (kernels/ at the repository's top): whole-matrix passes, row-split
 # passes, and the exp that vectorises.
@@ -174,13 +174,13 @@ class FusedOps(NumpyOps):
         work = m * n_in * n_out
         if kind == "softmax" or self.split.off is not None or work // TUNING.parallel_min_work < 2:
             return self._serial_layer(work, kind)  # never split, whatever the load
-        # Blocks of rows, unless the layer has more output neurons than the batch has rows:
+        # Blocks of rows, unless the batch is short for the layer's W (forward_splits_neurons):
         # then blocks of neurons, each thread reading only its own rows of W, by
         # matrix-vector products where the batch is too short for two row blocks (one
-        # prediction, a few), whatever the layer's width.
+        # prediction, a few), whatever the layer's shape.
         if m < 2 * TUNING.min_block_rows:
             factory, count = rows.make_dense_columns, n_out
-        elif splits_neurons(m, n_out):
+        elif forward_splits_neurons(m, n_in, n_out):
             factory, count = neurons.make_dense_neurons, n_out
         else:
             factory, count = rows.make_dense_rows, m
@@ -249,9 +249,12 @@ class FusedOps(NumpyOps):
         # one thread: one block of rows a free core where the row split runs, else one
         # block on this thread alone (the serial kernel, also on one core: see
         # make_backprop_rows on why it is a kernel of its own). A loss through a softmax
-        # has no fused kernel: the layers then. So too where the split runs and a layer
-        # has more output neurons than the batch has rows: that layer splits its neurons
-        # (see splits_neurons), which only the layers do.
+        # has no fused kernel: the layers then. So too where the split runs and the batch
+        # is short enough beside a layer's W for its forward pass to split the neurons
+        # (see forward_splits_neurons; its backward step splits them too), which only the
+        # layers do. Where only a backward step would (fewer rows than neurons, but not
+        # that few), the one kernel keeps the batch: measured on 784-100-10 at batches of
+        # 64, handing it to the layers for one step split by neurons cost more than it saved.
         through = loss_of(self.losses, loss).through_activation
         if self.split.scipy_blas is None or (through and output_activation == "softmax"):
             return None
@@ -260,8 +263,9 @@ class FusedOps(NumpyOps):
         split, serial = (self._kernels_by_dtype(backprop.make_backprop_rows, *names, threads)
                          for threads in ("parallel", "serial"))
         blocks, most = self.split.parts, self.split.threads
-        # Each layer that splits its neurons, with its forward pass's work (see dense_function).
-        neuron_layers = [(n_out, m * n_in * n_out) for n_in, n_out in zip(layers, layers[1:]) if splits_neurons(m, n_out)]
+        # Each layer whose forward pass splits its neurons, with its work.
+        neuron_layers = [(n_out, m * n_in * n_out) for n_in, n_out in zip(layers, layers[1:])
+                         if forward_splits_neurons(m, n_in, n_out)]
         sums = {}  # dtype -> every block's gradient and cost, made on first use
 
         def block_sums(dtype):

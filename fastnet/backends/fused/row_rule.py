@@ -39,13 +39,26 @@ def splits_neurons(m, n_out):
     """Whether a layer of ``n_out`` output neurons splits those over the threads, not its batch of m rows.
 
     Each block's products are BLAS calls of their own, and each call first packs
-    (copies) all of its other operand: a block of rows packs all of W (n_out x n_in),
-    a block of neurons the whole batch (m x n_in). So the split that copies less is by
-    neurons while the batch has fewer rows than the layer has neurons (see
-    ``kernels/fused_neurons.py``). A forward batch too short for two row blocks splits its
-    neurons whatever this says (``FusedOps.dense_function``).
+    (copies) all of its other operand: a block of rows packs all of W (n_out x n_in)
+    and writes a whole gradient of that size, a block of neurons packs the whole batch
+    (m x n_in). So a training update's backward step copies less split by neurons while
+    the batch has fewer rows than the layer has neurons (see ``kernels/fused_neurons.py``).
+    The forward pass has a stricter rule of its own, :func:`forward_splits_neurons`.
     """
     return m < n_out
+
+
+def forward_splits_neurons(m, n_in, n_out):
+    """Whether a layer's forward pass over m rows splits its output neurons, not its rows.
+
+    Only while the batch has at most ``1 / TUNING.forward_neuron_share`` of W's rows and
+    of its columns: a neuron block's outputs go through a buffer of its own, which the
+    packing it saves pays for only there (784 -> 1024 at 32 rows: 359 against 1233 us
+    in float32; at 512 rows, as a prediction's blocks have, the rows win by 4-7 %, and
+    64 -> 4096 at 128 rows by 1.4-1.7x). A batch too short for two row blocks splits its
+    neurons whatever this says (``FusedOps.dense_function``).
+    """
+    return TUNING.forward_neuron_share * m <= min(n_in, n_out)
 
 
 class RowSplit:
@@ -90,7 +103,8 @@ class RowSplit:
             return f"serial: on one thread, {how} ({self.off})"
         return (f"row-parallel on up to {self.threads} Numba threads, as many as other processes leave cores free "
                 f"(from {TUNING.parallel_min_work:,} multiply-adds and {TUNING.min_block_rows} rows a thread, "
-                "the output neurons of a layer wider than its batch or of a forward batch under "
+                "the output neurons in the backward step of a layer wider than its batch, and forward where the "
+                f"batch is at most 1/{TUNING.forward_neuron_share} of each side of W or under "
                 f"{2 * TUNING.min_block_rows} rows; serial on a busy machine); "
                 "NumPy's and SciPy's BLAS held to one thread while fused runs")
 
