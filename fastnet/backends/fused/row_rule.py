@@ -53,9 +53,10 @@ def forward_splits_neurons(m, n_in, n_out):
 
     Only while the batch has at most ``1 / TUNING.forward_neuron_share`` of W's rows and
     of its columns: a neuron block's outputs go through a buffer of its own, which the
-    packing it saves pays for only there (784 -> 1024 at 32 rows: 359 against 1233 us
-    in float32; at 512 rows, as a prediction's blocks have, the rows win by 4-7 %, and
-    64 -> 4096 at 128 rows by 1.4-1.7x). A batch too short for two row blocks splits its
+    packing it saves pays for only there (``python -m bench.tuning neuron_split``,
+    784 -> 1024 at 32 rows: 390 against 479 us in float32; at 512 rows, as a
+    prediction's blocks have, the rows win by 8-10 %, and 64 -> 4096 at 128 rows by
+    1.1-1.2x). A batch too short for two row blocks splits its
     neurons whatever this says (``FusedOps.dense_function``).
     """
     return TUNING.forward_neuron_share * m <= min(n_in, n_out)
